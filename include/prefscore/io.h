@@ -1,0 +1,17 @@
+// Small file utilities every command shares: atomic writes and whole-file reads with errors that
+// name the file.
+#pragma once
+
+#include <string>
+
+namespace prefscore {
+
+// Reads the whole file; throws Error(path, reason) when it cannot.
+std::string read_file(const std::string& path);
+
+// Writes `contents` to `path` atomically: a temporary file next to it, fsync, then rename. A
+// reader sees either the old file or the whole new one; on failure the temporary is removed and
+// Error(path, reason) is thrown.
+void write_file_atomic(const std::string& path, const std::string& contents);
+
+}  // namespace prefscore

@@ -1,0 +1,72 @@
+#include "prefscore/io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "prefscore/error.h"
+
+namespace prefscore {
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+std::string temporary_name(const std::string& path) {
+  std::random_device entropy;
+  std::ostringstream name;
+  name << path << ".tmp." << ::getpid() << "." << std::hex << entropy();
+  return name.str();
+}
+
+}  // namespace
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path, "cannot open for reading: " + errno_text());
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    throw Error(path, "is a directory, expected a file");
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) throw Error(path, "read failed: " + errno_text());
+  return contents.str();
+}
+
+void write_file_atomic(const std::string& path, const std::string& contents) {
+  const std::string tmp = temporary_name(path);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(path, "cannot create temporary file " + tmp + ": " + errno_text());
+  const char* p = contents.data();
+  std::size_t left = contents.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::string why = errno_text();
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw Error(path, "write failed: " + why);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    std::string why = errno_text();
+    ::unlink(tmp.c_str());
+    throw Error(path, "could not flush to disk: " + why);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::string why = errno_text();
+    ::unlink(tmp.c_str());
+    throw Error(path, "could not move the finished file into place: " + why);
+  }
+}
+
+}  // namespace prefscore

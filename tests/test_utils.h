@@ -1,0 +1,49 @@
+// Shared test helpers (LibTorch-free): fixture paths and element-wise comparison that reports the
+// first bad index (CTranslate2 tests/test_utils.h).
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstddef>
+#include <sstream>
+#include <string>
+
+namespace prefscore::testing {
+
+inline std::string data_path(const std::string& relative) {
+  return std::string(PREFSCORE_TEST_DATA_DIR) + "/" + relative;
+}
+
+// Checks |got[i] - want[i]| <= atol + rtol * |want[i]| for every i, reports the first violation and
+// the maximum absolute error (also on success, so test logs state the measured error).
+template <typename A, typename B>
+double require_allclose(const A* got, const B* want, std::size_t n, double atol, double rtol,
+                        const std::string& what = "") {
+  double max_abs = 0.0;
+  std::size_t first_bad = n;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double g = static_cast<double>(got[i]);
+    const double w = static_cast<double>(want[i]);
+    const double err = std::fabs(g - w);
+    if (std::isnan(g) != std::isnan(w)) {
+      if (first_bad == n) first_bad = i;
+      continue;
+    }
+    if (err > max_abs) max_abs = err;
+    if (err > atol + rtol * std::fabs(w) && first_bad == n) first_bad = i;
+  }
+  std::ostringstream msg;
+  msg << what << ": n=" << n << " max_abs_err=" << max_abs << " (atol=" << atol
+      << ", rtol=" << rtol << ")";
+  if (first_bad != n) {
+    msg << "; first bad index " << first_bad << ": got " << static_cast<double>(got[first_bad])
+        << ", want " << static_cast<double>(want[first_bad]);
+  }
+  INFO(msg.str());
+  WARN(msg.str());
+  REQUIRE(first_bad == n);
+  return max_abs;
+}
+
+}  // namespace prefscore::testing
