@@ -340,8 +340,16 @@ void SafetensorsWriter::set_metadata(std::string key, std::string value) {
 std::string SafetensorsWriter::serialize() const {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
+  // Widest dtypes first: every tensor's byte count is a multiple of its element size, so each
+  // tensor then starts aligned to its element size and views need no copy.
+  std::vector<const Entry*> order;
+  for (const Entry& e : entries_) order.push_back(&e);
+  std::stable_sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
+    return dtype_size_bytes(a->dtype) > dtype_size_bytes(b->dtype);
+  });
   uint64_t offset = 0;
-  for (const Entry& e : entries_) {
+  for (const Entry* entry : order) {
+    const Entry& e = *entry;
     header[e.name] = {{"dtype", dtype_name(e.dtype)},
                       {"shape", e.shape},
                       {"data_offsets", {offset, offset + e.bytes.size()}}};
@@ -355,7 +363,7 @@ std::string SafetensorsWriter::serialize() const {
   uint64_t n = json.size();
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
   out += json;
-  for (const Entry& e : entries_) out += e.bytes;
+  for (const Entry* e : order) out += e->bytes;
   return out;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace prefscore {
 
@@ -13,5 +14,9 @@ std::string read_file(const std::string& path);
 // reader sees either the old file or the whole new one; on failure the temporary is removed and
 // Error(path, reason) is thrown.
 void write_file_atomic(const std::string& path, const std::string& contents);
+
+// Left-aligned columns separated by two spaces; the first row is the header. Cells may be UTF-8
+// (width counts code points).
+std::string format_table(const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace prefscore

@@ -1,0 +1,31 @@
+// The subcommands of the `prefscore` CLI. Each src/cli/<command>.cpp adds one subcommand: it
+// parses flags into an options struct, calls one library function and prints the result. No
+// maths here (../shared/STYLE.md section 6).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+namespace prefscore::cli {
+
+// Exit codes, documented in README.md ("Exit status") and in `prefscore --help`.
+constexpr int kExitOk = 0;
+constexpr int kExitFatal = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitSkipped = 3;      // finished, but some inputs were reported and skipped
+constexpr int kExitGateMissed = 4;   // a --fail-under quality gate was missed
+
+// What main() resolved from the environment once, so that no command reads it itself.
+struct Context {
+  std::vector<std::string> card_dirs;  // folders with model cards (*.json), searched in order
+  std::string weights_home;            // $PREFSCORE_HOME or ~/.cache/prefscore
+  int exit_code = kExitOk;             // set by a command that finishes with a non-zero status
+};
+
+void add_models(CLI::App& app, Context& context);
+void add_inspect(CLI::App& app, Context& context);
+// Add further subcommands here, one per src/cli/<command>.cpp.
+
+}  // namespace prefscore::cli

@@ -1,0 +1,78 @@
+// `prefscore inspect FILE.safetensors`: the tensors (name, dtype, shape) and metadata of a
+// safetensors file, after full validation; the check users run on converted weights.
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "commands.h"
+#include "prefscore/io.h"
+#include "prefscore/safetensors.h"
+
+namespace prefscore::cli {
+namespace {
+
+struct InspectOptions {
+  std::string path;
+  std::string format = "table";
+};
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::ostringstream out;
+  out << "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << "]";
+  return out.str();
+}
+
+void inspect(const InspectOptions& opts) {
+  const SafetensorsFile file = SafetensorsFile::open(opts.path);
+  std::vector<TensorInfo> tensors = file.tensors();
+  std::sort(tensors.begin(), tensors.end(),
+            [](const TensorInfo& a, const TensorInfo& b) { return a.name < b.name; });
+  uint64_t total_elements = 0;
+  for (const TensorInfo& t : tensors) total_elements += static_cast<uint64_t>(t.numel());
+  if (opts.format == "json") {
+    nlohmann::ordered_json j;
+    j["file"] = opts.path;
+    j["bytes"] = file.file_size();
+    j["parameters"] = total_elements;
+    j["metadata"] = file.metadata();
+    j["tensors"] = nlohmann::ordered_json::array();
+    for (const TensorInfo& t : tensors) {
+      j["tensors"].push_back({{"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}});
+    }
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows = {{"TENSOR", "DTYPE", "SHAPE"}};
+  for (const TensorInfo& t : tensors) {
+    rows.push_back({t.name, std::string(dtype_name(t.dtype)), shape_text(t.shape)});
+  }
+  std::cout << format_table(rows);
+  std::cout << "\n" << tensors.size() << " tensors, " << total_elements << " elements, "
+            << file.file_size() << " bytes: " << opts.path << "\n";
+  if (!file.metadata().empty()) {
+    std::cout << "\nmetadata:\n";
+    for (const auto& [key, value] : file.metadata()) {
+      std::string shown = value.size() > 200 ? value.substr(0, 200) + "... (" +
+                                                   std::to_string(value.size()) + " bytes)"
+                                             : value;
+      std::cout << "  " << key << ": " << shown << "\n";
+    }
+  }
+}
+
+}  // namespace
+
+void add_inspect(CLI::App& app, Context& context) {
+  auto opts = std::make_shared<InspectOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "inspect", "Validate a .safetensors file and list its tensors (dtype, shape) and metadata");
+  cmd->add_option("file", opts->path, "The .safetensors file")->required();
+  cmd->add_option("--format", opts->format, "Output format: table or json [default: table]")
+      ->check(CLI::IsMember({"table", "json"}));
+  cmd->callback([opts] { inspect(*opts); });
+}
+
+}  // namespace prefscore::cli
