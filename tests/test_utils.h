@@ -4,7 +4,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <cstddef>
 #include <sstream>
 #include <string>
@@ -44,6 +50,34 @@ double require_allclose(const A* got, const B* want, std::size_t n, double atol,
   WARN(msg.str());
   REQUIRE(first_bad == n);
   return max_abs;
+}
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs the built `prefscore` binary with `args` (a shell-quoted string) and an environment prefix
+// (e.g. "PREFSCORE_HOME=/tmp/x"), capturing stdout, stderr and the exit code.
+inline CliResult run_prefscore(const std::string& args, const std::string& env = "") {
+  static int counter = 0;
+  const std::string err_path =
+      "/tmp/prefscore_test_stderr_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  const std::string command =
+      "(" + env + (env.empty() ? "" : " ") + std::string(PREFSCORE_BINARY) + " " + args + ") 2>" + err_path;
+  CliResult result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  std::size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::ifstream err(err_path);
+  result.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
+  std::remove(err_path.c_str());
+  return result;
 }
 
 }  // namespace prefscore::testing

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs what prefscore needs on Debian 12, builds it (Release, into build/) and prints a command
+# to try. Idempotent: installed packages are skipped and the build is incremental.
+# Usage: bash scripts/setup.sh            (as root, or as a user with sudo)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${PREFSCORE_BUILD_DIR:-$ROOT/build}"
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf 'setup.sh: error: %s\n' "$*" >&2; exit 1; }
+
+# Exactly what the build and the tests need (README.md "Dependencies").
+PACKAGES=(
+  g++ cmake ninja-build ccache
+  libtorch-dev libopenblas0-pthread
+  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  libcli11-dev nlohmann-json3-dev libsentencepiece-dev catch2
+  libutf8proc-dev zlib1g-dev
+)
+
+[[ -r /etc/debian_version ]] || die "this script supports Debian 12 (bookworm); /etc/debian_version not found"
+
+if [[ $EUID -eq 0 ]]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo)
+else
+  die "not root and sudo is not installed: run as root, or install sudo"
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]})); then
+  say "Installing ${#missing[@]} Debian packages: ${missing[*]}"
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q \
+    || die "apt-get update failed (is a Debian mirror reachable?)"
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" \
+    || die "apt-get install failed for: ${missing[*]}"
+else
+  say "All ${#PACKAGES[@]} required Debian packages are already installed"
+fi
+
+JOBS="$(nproc 2>/dev/null || echo 2)"
+say "Configuring (Release) into $BUILD_DIR"
+cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  || die "cmake configure failed (see the messages above)"
+say "Building with $JOBS jobs (ccache: $(command -v ccache >/dev/null && echo on || echo off))"
+cmake --build "$BUILD_DIR" -j "$JOBS" || die "build failed (see the compiler messages above)"
+
+"$BUILD_DIR/prefscore" --version >/dev/null || die "the built binary does not run: $BUILD_DIR/prefscore"
+
+REL_BUILD="${BUILD_DIR#"$PWD"/}"
+say "Done. prefscore is built: $BUILD_DIR/prefscore"
+cat <<EOT
+
+Try it:
+  $REL_BUILD/prefscore models
+  $REL_BUILD/prefscore inspect $ROOT/tests/data/models/hf/model.safetensors
+
+Run the tests:
+  bash scripts/test.sh
+EOT
