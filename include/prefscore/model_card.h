@@ -9,26 +9,9 @@
 #include <string>
 #include <vector>
 
-namespace prefscore {
+#include "prefscore/clip_config.h"
 
-// Dimensions of a CLIP dual encoder (vision + text tower), as in open_clip's model configs and
-// transformers' CLIPConfig.
-struct ClipArchitecture {
-  int64_t image_size = 224;
-  int64_t patch_size = 14;
-  int64_t vision_width = 1280;
-  int64_t vision_layers = 32;
-  int64_t vision_heads = 16;
-  int64_t text_width = 1024;
-  int64_t text_layers = 24;
-  int64_t text_heads = 16;
-  double mlp_ratio = 4.0;
-  int64_t context_length = 77;
-  int64_t vocab_size = 49408;
-  int64_t embed_dim = 1024;
-  std::string activation = "gelu";  // "gelu" (erf) or "quick_gelu"
-  double layer_norm_eps = 1e-5;
-};
+namespace prefscore {
 
 struct WeightFile {
   std::string name;                   // file name inside the weights folder

@@ -1,0 +1,73 @@
+// The CLIP dual encoder every metric shares: a ViT image tower and a causal text transformer, as
+// open_clip's `CLIP` (mlfoundations/open_clip src/open_clip/model.py, transformer.py
+// VisionTransformer / TextTransformer) and transformers' `CLIPModel` (modeling_clip.py) compute
+// them; the two agree to float rounding, and so does this port. Dims come from a ClipArchitecture
+// (model card or official config), weights from a Weights view of either layout, so the same code
+// runs the real ViT-H/14 and the tiny fixture models.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <vector>
+
+#include "prefscore/clip_config.h"
+#include "prefscore/weights.h"
+
+namespace prefscore {
+
+class ClipModel {
+ public:
+  // Takes every CLIP tensor from `weights` (shapes checked against `arch`). Does not call
+  // weights.finish(): a head may still take its own tensors.
+  ClipModel(const ClipArchitecture& arch, Weights& weights);
+
+  struct VisionOutput {
+    at::Tensor tokens;  // [N, tokens, W]: last block's output, before ln_post (MPS uses these)
+    at::Tensor embeds;  // [N, E]: ln_post(class token) @ proj, not normalised
+    // keep_hidden: [input of block 0 (after ln_pre), output of block 0, ..., output of last block]
+    std::vector<at::Tensor> hidden;
+  };
+  struct TextOutput {
+    at::Tensor tokens;  // [M, context, W]: after ln_final
+    at::Tensor embeds;  // [M, E]: the pooled token @ text_projection, not normalised
+    std::vector<at::Tensor> hidden;  // keep_hidden: [embeddings, output of block 0, ...]
+  };
+
+  // pixel_values [N, 3, S, S] (any float dtype; converted to the compute dtype).
+  VisionOutput encode_image(const at::Tensor& pixel_values, bool keep_hidden = false) const;
+  // input_ids [M, context] int64. Pools at the first occurrence of the highest id in each row,
+  // i.e. the first <end_of_text> (49407): open_clip's `text.argmax(dim=-1)` and transformers'
+  // `input_ids.argmax(-1)` for the legacy eos_token_id == 2 configs of these checkpoints. With a
+  // causal mask, what follows that position (the pad id) cannot change the pooled feature.
+  TextOutput encode_text(const at::Tensor& input_ids, bool keep_hidden = false) const;
+
+  // visual_projection / text_projection applied to every token ([.., W] -> [.., E]).
+  at::Tensor project_image_tokens(const at::Tensor& tokens) const;
+  at::Tensor project_text_tokens(const at::Tensor& tokens) const;
+
+  // The learned temperature (log scale), as stored: PickScore and MPS multiply by exp() of it.
+  double logit_scale() const { return logit_scale_; }
+  const ClipArchitecture& architecture() const { return arch_; }
+  const RunOptions& options() const { return options_; }
+
+ private:
+  struct Block {
+    at::Tensor ln1_w, ln1_b, in_w, in_b, out_w, out_b, ln2_w, ln2_b, fc_w, fc_b, proj_w, proj_b;
+  };
+  static std::vector<Block> load_blocks(Weights& w, Tower tower, int64_t layers, int64_t width,
+                                        int64_t mlp_width);
+  at::Tensor run_block(const Block& b, const at::Tensor& x, int64_t heads,
+                       const at::Tensor& attn_mask) const;
+
+  ClipArchitecture arch_;
+  RunOptions options_;
+  // vision
+  at::Tensor patch_w_, class_emb_, vis_pos_, ln_pre_w_, ln_pre_b_, ln_post_w_, ln_post_b_, vis_proj_;
+  std::vector<Block> vision_blocks_;
+  // text
+  at::Tensor tok_emb_, txt_pos_, ln_final_w_, ln_final_b_, txt_proj_, causal_mask_;
+  std::vector<Block> text_blocks_;
+  double logit_scale_ = 0.0;
+};
+
+}  // namespace prefscore

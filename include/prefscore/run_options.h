@@ -1,0 +1,15 @@
+// Where and in what precision a model runs. Passed explicitly to every model constructor: the
+// library has no default device or dtype (../shared/STYLE.md section 5).
+#pragma once
+
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+namespace prefscore {
+
+struct RunOptions {
+  c10::Device device;
+  c10::ScalarType dtype;  // compute dtype of the weights and activations: Float, BFloat16 or Half
+};
+
+}  // namespace prefscore

@@ -1,0 +1,164 @@
+#include "prefscore/clip.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "prefscore/error.h"
+
+namespace prefscore {
+
+ClipModel::ClipModel(const ClipArchitecture& arch, Weights& w)
+    : arch_(arch), options_(w.options()) {
+  const int64_t vw = arch.vision_width, tw = arch.text_width, e = arch.embed_dim;
+  const int64_t p = arch.patch_size;
+  patch_w_ = w.get(WeightId::kVisionPatchEmbed, {vw, 3, p, p});
+  class_emb_ = w.get(WeightId::kVisionClassEmbed, {vw});
+  vis_pos_ = w.get(WeightId::kVisionPosEmbed, {arch.vision_tokens(), vw});
+  ln_pre_w_ = w.get(WeightId::kVisionLnPreWeight, {vw});
+  ln_pre_b_ = w.get(WeightId::kVisionLnPreBias, {vw});
+  ln_post_w_ = w.get(WeightId::kVisionLnPostWeight, {vw});
+  ln_post_b_ = w.get(WeightId::kVisionLnPostBias, {vw});
+  vis_proj_ = w.get(WeightId::kVisionProj, {e, vw});
+  vision_blocks_ = load_blocks(w, Tower::kVision, arch.vision_layers, vw, arch.vision_mlp_width());
+
+  tok_emb_ = w.get(WeightId::kTextTokenEmbed, {arch.vocab_size, tw});
+  txt_pos_ = w.get(WeightId::kTextPosEmbed, {arch.context_length, tw});
+  ln_final_w_ = w.get(WeightId::kTextLnFinalWeight, {tw});
+  ln_final_b_ = w.get(WeightId::kTextLnFinalBias, {tw});
+  txt_proj_ = w.get(WeightId::kTextProj, {e, tw});
+  text_blocks_ = load_blocks(w, Tower::kText, arch.text_layers, tw, arch.text_mlp_width());
+
+  const at::Tensor scale = w.get(WeightId::kLogitScale, {});
+  if (scale.defined()) logit_scale_ = scale.to(torch::kCPU, torch::kFloat64).item<double>();
+
+  // Additive causal mask: position i attends to j <= i (open_clip build_causal_mask).
+  causal_mask_ = torch::full({arch.context_length, arch.context_length},
+                             -std::numeric_limits<float>::infinity(),
+                             torch::TensorOptions().dtype(options_.dtype).device(options_.device))
+                     .triu(1);
+}
+
+std::vector<ClipModel::Block> ClipModel::load_blocks(Weights& w, Tower tower, int64_t layers,
+                                                     int64_t width, int64_t mlp_width) {
+  std::vector<Block> blocks;
+  for (int64_t i = 0; i < layers; ++i) {
+    Block b;
+    b.ln1_w = w.get(WeightId::kBlockLn1Weight, tower, i, {width});
+    b.ln1_b = w.get(WeightId::kBlockLn1Bias, tower, i, {width});
+    b.in_w = w.get(WeightId::kBlockAttnInProjWeight, tower, i, {3 * width, width});
+    b.in_b = w.get(WeightId::kBlockAttnInProjBias, tower, i, {3 * width});
+    b.out_w = w.get(WeightId::kBlockAttnOutProjWeight, tower, i, {width, width});
+    b.out_b = w.get(WeightId::kBlockAttnOutProjBias, tower, i, {width});
+    b.ln2_w = w.get(WeightId::kBlockLn2Weight, tower, i, {width});
+    b.ln2_b = w.get(WeightId::kBlockLn2Bias, tower, i, {width});
+    b.fc_w = w.get(WeightId::kBlockMlpFcWeight, tower, i, {mlp_width, width});
+    b.fc_b = w.get(WeightId::kBlockMlpFcBias, tower, i, {mlp_width});
+    b.proj_w = w.get(WeightId::kBlockMlpProjWeight, tower, i, {width, mlp_width});
+    b.proj_b = w.get(WeightId::kBlockMlpProjBias, tower, i, {width});
+    blocks.push_back(std::move(b));
+  }
+  return blocks;
+}
+
+// Pre-norm residual block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).
+at::Tensor ClipModel::run_block(const Block& b, const at::Tensor& x, int64_t heads,
+                                const at::Tensor& attn_mask) const {
+  const int64_t n = x.size(0), t = x.size(1), width = x.size(2), head_dim = width / heads;
+  const double eps = arch_.layer_norm_eps;
+
+  at::Tensor h = at::layer_norm(x, {width}, b.ln1_w, b.ln1_b, eps);
+  // One in-projection for q, k, v, then [3, N, heads, T, head_dim]; all heads go through one
+  // batched matmul each for q·kᵀ and attn·v (no per-head loops).
+  const at::Tensor qkv = at::linear(h, b.in_w, b.in_b).view({n, t, 3, heads, head_dim}).permute(
+      {2, 0, 3, 1, 4});
+  const at::Tensor q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(head_dim)));
+  at::Tensor scores = at::matmul(q, qkv[1].transpose(-2, -1));  // [N, heads, T, T]
+  if (attn_mask.defined()) scores = scores + attn_mask;
+  const at::Tensor attn = at::softmax(scores, -1);
+  h = at::matmul(attn, qkv[2]).permute({0, 2, 1, 3}).reshape({n, t, width});
+  at::Tensor y = x + at::linear(h, b.out_w, b.out_b);
+
+  h = at::layer_norm(y, {width}, b.ln2_w, b.ln2_b, eps);
+  h = at::linear(h, b.fc_w, b.fc_b);
+  // open_clip: nn.GELU (erf) or QuickGELU x·sigmoid(1.702x); transformers: ACT2FN[hidden_act].
+  h = arch_.activation == "quick_gelu" ? h * at::sigmoid(1.702 * h) : at::gelu(h);
+  return y + at::linear(h, b.proj_w, b.proj_b);
+}
+
+ClipModel::VisionOutput ClipModel::encode_image(const at::Tensor& pixel_values,
+                                                bool keep_hidden) const {
+  const int64_t s = arch_.image_size;
+  if (pixel_values.dim() != 4 || pixel_values.size(1) != 3 || pixel_values.size(2) != s ||
+      pixel_values.size(3) != s) {
+    std::ostringstream got;
+    got << pixel_values.sizes();
+    throw Error("pixel_values", "shape " + got.str() + ", expected [N, 3, " + std::to_string(s) +
+                                    ", " + std::to_string(s) + "]");
+  }
+  const at::Tensor px = pixel_values.to(options_.device, options_.dtype);
+  const int64_t n = px.size(0), vw = arch_.vision_width;
+  at::Tensor x = at::conv2d(px, patch_w_, /*bias=*/{}, /*stride=*/arch_.patch_size);
+  x = x.flatten(2).transpose(1, 2);  // [N, grid², W]
+  x = at::cat({class_emb_.view({1, 1, vw}).expand({n, 1, vw}), x}, 1) + vis_pos_;
+  x = at::layer_norm(x, {vw}, ln_pre_w_, ln_pre_b_, arch_.layer_norm_eps);
+  VisionOutput out;
+  if (keep_hidden) out.hidden.push_back(x);
+  for (const Block& b : vision_blocks_) {
+    x = run_block(b, x, arch_.vision_heads, /*attn_mask=*/{});
+    if (keep_hidden) out.hidden.push_back(x);
+  }
+  out.tokens = x;
+  const at::Tensor pooled =
+      at::layer_norm(x.select(1, 0), {vw}, ln_post_w_, ln_post_b_, arch_.layer_norm_eps);
+  out.embeds = at::linear(pooled, vis_proj_);
+  return out;
+}
+
+ClipModel::TextOutput ClipModel::encode_text(const at::Tensor& input_ids, bool keep_hidden) const {
+  if (input_ids.dim() != 2 || input_ids.size(1) != arch_.context_length) {
+    std::ostringstream got;
+    got << input_ids.sizes();
+    throw Error("input_ids", "shape " + got.str() + ", expected [M, " +
+                                 std::to_string(arch_.context_length) + "]");
+  }
+  const at::Tensor ids = input_ids.to(options_.device, torch::kInt64);
+  if (ids.numel() > 0 && (ids.min().item<int64_t>() < 0 ||
+                          ids.max().item<int64_t>() >= arch_.vocab_size)) {
+    throw Error("input_ids", "token id outside the vocabulary [0, " +
+                                 std::to_string(arch_.vocab_size) + ")");
+  }
+  const int64_t tw = arch_.text_width;
+  at::Tensor x = at::embedding(tok_emb_, ids) + txt_pos_;
+  TextOutput out;
+  if (keep_hidden) out.hidden.push_back(x);
+  for (const Block& b : text_blocks_) {
+    x = run_block(b, x, arch_.text_heads, causal_mask_);
+    if (keep_hidden) out.hidden.push_back(x);
+  }
+  x = at::layer_norm(x, {tw}, ln_final_w_, ln_final_b_, arch_.layer_norm_eps);
+  out.tokens = x;
+  // The official code uses argmax, whose tie-breaking (first maximal index) is a backend detail;
+  // here it is explicit: weight each position holding the row maximum by (T - position), so the
+  // first such position is the unique maximum.
+  const int64_t t = ids.size(1);
+  const at::Tensor is_max = ids.eq(std::get<0>(ids.max(1, /*keepdim=*/true)));
+  const at::Tensor first_max =
+      (is_max.to(torch::kInt64) * (t - torch::arange(t, ids.options()))).argmax(1);
+  const at::Tensor pooled =
+      x.index({torch::arange(x.size(0), torch::TensorOptions().device(x.device())), first_max});
+  out.embeds = at::linear(pooled, txt_proj_);
+  return out;
+}
+
+at::Tensor ClipModel::project_image_tokens(const at::Tensor& tokens) const {
+  return at::linear(tokens, vis_proj_);
+}
+
+at::Tensor ClipModel::project_text_tokens(const at::Tensor& tokens) const {
+  return at::linear(tokens, txt_proj_);
+}
+
+}  // namespace prefscore
