@@ -67,7 +67,7 @@ Weights::Weights(SafetensorsFile file, const WeightLayout& layout, const RunOpti
 }
 
 at::Tensor Weights::load(const std::vector<std::string>& keys, bool transpose,
-                         const std::vector<int64_t>& shape, const std::string& label) {
+                         const std::vector<int64_t>& shape) {
   std::vector<at::Tensor> parts;
   for (const std::string& key : keys) {
     const TensorInfo* info = file_.find(key);
@@ -85,14 +85,21 @@ at::Tensor Weights::load(const std::vector<std::string>& keys, bool transpose,
     parts.push_back(tensor_view(file_, *info));
   }
   if (parts.size() != keys.size()) return at::Tensor();
+  // Concatenated parts (q, k, v) are checked one by one, so the error names the bad key.
+  std::vector<int64_t> part_shape = shape;
+  if (parts.size() > 1 && !part_shape.empty()) part_shape[0] /= static_cast<int64_t>(parts.size());
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    // Transposed keys are 2-D projections; anything else fails the shape check below.
+    const at::Tensor oriented = transpose && parts[i].dim() == 2 ? parts[i].t() : parts[i];
+    if (!shape_matches(oriented.sizes(), parts.size() > 1 ? part_shape : shape)) {
+      throw Error(file_.path(), "tensor '" + keys[i] + "' has shape " +
+                                    shape_text(parts[i].sizes()) + ", expected " +
+                                    shape_text(parts.size() > 1 ? part_shape : shape) +
+                                    (transpose ? " transposed" : "") + " (does the checkpoint match the model card/config?)");
+    }
+  }
   at::Tensor t = parts.size() == 1 ? parts[0] : torch::cat(parts, 0);
   if (transpose) t = t.t();
-  if (!shape_matches(t.sizes(), shape)) {
-    throw Error(file_.path(), "tensor '" + label + "' has shape " +
-                                  shape_text(t.sizes()) + (transpose ? " (transposed)" : "") +
-                                  ", expected " + shape_text(shape) +
-                                  " (does the checkpoint match the model card/config?)");
-  }
   // Zero-copy when the file already holds the compute dtype on CPU; else one conversion here.
   if (t.scalar_type() != options_.dtype || t.device() != options_.device || !t.is_contiguous()) {
     t = t.to(options_.device, options_.dtype).contiguous();
@@ -104,7 +111,7 @@ at::Tensor Weights::get(WeightId id, const std::vector<int64_t>& shape) {
   const WeightEntry& e = entry_for(layout_, id);
   std::vector<std::string> keys;
   for (const std::string& n : e.names) keys.push_back(layout_.key_prefix + n);
-  return load(keys, e.transpose, shape, keys.front());
+  return load(keys, e.transpose, shape);
 }
 
 at::Tensor Weights::get(WeightId id, Tower tower, int64_t layer,
@@ -114,13 +121,11 @@ at::Tensor Weights::get(WeightId id, Tower tower, int64_t layer,
       tower == Tower::kVision ? layout_.vision_block_prefix : layout_.text_block_prefix, layer);
   std::vector<std::string> names;
   for (const std::string& n : e.names) names.push_back(layout_.key_prefix + prefix + n);
-  std::string label = names.front();
-  if (names.size() > 1) label += " (+" + std::to_string(names.size() - 1) + " concatenated)";
-  return load(names, e.transpose, shape, label);
+  return load(names, e.transpose, shape);
 }
 
 at::Tensor Weights::get_named(const std::string& name, const std::vector<int64_t>& shape) {
-  return load({name}, /*transpose=*/false, shape, name);
+  return load({name}, /*transpose=*/false, shape);
 }
 
 std::vector<int64_t> Weights::shape_of(const std::string& name) const {

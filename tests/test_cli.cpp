@@ -129,3 +129,40 @@ TEST_CASE("a closed stdout pipe exits 0", "[cli]") {
   std::filesystem::remove(big);
   std::filesystem::remove(status);
 }
+
+TEST_CASE("embed --pixels writes the official image embeddings", "[cli]") {
+  namespace fs = std::filesystem;
+  const auto expected = prefscore::SafetensorsFile::open(data_path("models/expected.safetensors"));
+  const auto& px = expected.at("pixel_values");
+  prefscore::SafetensorsWriter writer;
+  writer.add("pixel_values", px.dtype, px.shape, expected.data(px), px.end - px.begin);
+  const std::string px_path = (fs::temp_directory_path() / "prefscore_cli_px.safetensors").string();
+  const std::string out = (fs::temp_directory_path() / "prefscore_cli_emb.safetensors").string();
+  writer.write(px_path);
+
+  const auto want = expected.at("openclip.image_embeds");
+  const float* want_data = reinterpret_cast<const float*>(expected.data(want));
+  for (const std::string weights :
+       {data_path("models/hf"), data_path("models/openclip/open_clip_model.safetensors"),
+        data_path("models/mps")}) {
+    fs::remove(out);
+    const auto r = run_prefscore("embed --weights " + weights + " --pixels " + px_path + " -o " +
+                                 out + " --threads 2");
+    INFO(weights << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto got = prefscore::SafetensorsFile::open(out);
+    const auto& emb = got.at("image_embeds");
+    REQUIRE(emb.shape == std::vector<int64_t>{4, 32});
+    prefscore::testing::require_allclose(reinterpret_cast<const float*>(got.data(emb)), want_data,
+                                         128, 1e-5, 0, "embed CLI image_embeds " + weights);
+    CHECK(got.metadata().at("layout") == (weights == data_path("models/hf") ? "huggingface"
+                                          : weights == data_path("models/mps") ? "mps" : "open_clip"));
+  }
+  const auto missing = run_prefscore("embed --model hpsv2 --pixels " + px_path + " -o " + out,
+                                     "PREFSCORE_HOME=/nonexistent");
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.err, Catch::StartsWith("prefscore: error: /nonexistent/hpsv2/open_clip_model.safetensors: "
+                                            "weights of model 'hpsv2' not found"));
+  fs::remove(out);
+  fs::remove(px_path);
+}

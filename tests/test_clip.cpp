@@ -3,6 +3,9 @@
 // absolute for embeddings, hidden states and logits (the fixture README's).
 #include <torch/torch.h>
 
+#include <cstdlib>
+#include <filesystem>
+
 #include "prefscore/clip.h"
 #include "prefscore/error.h"
 #include "prefscore/safetensors_torch.h"
@@ -175,4 +178,77 @@ TEST_CASE("bf16 runs and stays close to fp32", "[clip]") {
   WARN("bf16 vs fp32 image embeds: min cosine " << cos << ", max abs "
                                                 << (g - e).abs().max().item<double>());
   CHECK(cos > 0.99);
+}
+
+namespace {
+
+// The hf fixture checkpoint re-saved with one change, for the malformed-weights tests.
+std::string modified_checkpoint(const std::string& drop, const std::string& add_name,
+                                const at::Tensor& add_value) {
+  const SafetensorsFile src = SafetensorsFile::open(data_path("models/hf/model.safetensors"));
+  prefscore::SafetensorsWriter writer;
+  for (const auto& info : src.tensors()) {
+    if (info.name == drop || info.name == add_name) continue;
+    prefscore::add_tensor(writer, info.name, prefscore::tensor_view(src, info));
+  }
+  if (!add_name.empty()) prefscore::add_tensor(writer, add_name, add_value);
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("prefscore_clip_bad_" + std::to_string(std::rand()) + ".safetensors"))
+                               .string();
+  writer.write(path);
+  return path;
+}
+
+std::string load_error(const std::string& path, const ClipArchitecture& arch) {
+  try {
+    Weights w(SafetensorsFile::open(path), prefscore::weight_layout("huggingface"), kCpuF32);
+    ClipModel model(arch, w);
+    w.finish();
+  } catch (const prefscore::Error& e) {
+    std::filesystem::remove(path);
+    return e.what();
+  }
+  std::filesystem::remove(path);
+  FAIL("malformed checkpoint was accepted");
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("malformed weights fail with one line naming the key", "[clip]") {
+  const ClipArchitecture arch =
+      prefscore::clip_architecture_from_hf_config(data_path("models/hf/config.json"));
+  const std::string q = "vision_model.encoder.layers.1.self_attn.q_proj.weight";
+  CHECK_THAT(load_error(modified_checkpoint(q, q, torch::zeros({64, 63})), arch),
+             Catch::Contains("tensor 'vision_model.encoder.layers.1.self_attn.q_proj.weight' has "
+                             "shape [64, 63], expected [64, 64]"));
+  CHECK_THAT(load_error(modified_checkpoint("visual_projection.weight", "visual_projection.weight",
+                                            torch::zeros({64, 32})),
+                        arch),
+             Catch::Contains("tensor 'visual_projection.weight' has shape [64, 32], expected [32, 64]"));
+  CHECK_THAT(load_error(modified_checkpoint("text_model.final_layer_norm.bias", "", {}), arch),
+             Catch::Contains("1 tensor(s) missing for layout 'huggingface': "
+                             "text_model.final_layer_norm.bias"));
+  CHECK_THAT(load_error(modified_checkpoint("", "vision_model.extra.weight", torch::zeros({2})), arch),
+             Catch::Contains("1 tensor(s) not used by layout 'huggingface': vision_model.extra.weight"));
+  CHECK_THAT(load_error(modified_checkpoint("logit_scale", "logit_scale",
+                                            torch::tensor(4, torch::kInt32)),
+                        arch),
+             Catch::Contains("tensor 'logit_scale' has dtype I32, expected a floating-point dtype"));
+  ClipArchitecture wider = arch;
+  wider.vision_width = 128;
+  wider.vision_heads = 8;
+  CHECK_THAT(load_error(modified_checkpoint("", "", {}), wider),
+             Catch::Contains("tensor 'vision_model.embeddings.patch_embedding.weight' has shape "
+                             "[64, 3, 14, 14], expected [128, 3, 14, 14]"));
+  // Loading the open_clip file with the huggingface table lists what is missing.
+  CHECK_THROWS_WITH(
+      [&] {
+        Weights w(SafetensorsFile::open(data_path("models/openclip/open_clip_model.safetensors")),
+                  prefscore::weight_layout("huggingface"), kCpuF32);
+        ClipModel model(arch, w);
+        w.finish();
+      }(),
+      Catch::Contains("tensor(s) missing for layout 'huggingface': "
+                      "vision_model.embeddings.patch_embedding.weight"));
 }

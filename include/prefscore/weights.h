@@ -88,7 +88,7 @@ class Weights {
 
  private:
   at::Tensor load(const std::vector<std::string>& keys, bool transpose,
-                  const std::vector<int64_t>& shape, const std::string& label);
+                  const std::vector<int64_t>& shape);
 
   SafetensorsFile file_;
   const WeightLayout& layout_;

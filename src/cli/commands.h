@@ -21,11 +21,15 @@ constexpr int kExitGateMissed = 4;   // a --fail-under quality gate was missed
 struct Context {
   std::vector<std::string> card_dirs;  // folders with model cards (*.json), searched in order
   std::string weights_home;            // $PREFSCORE_HOME or ~/.cache/prefscore
+  std::string vocab_path;              // <models dir>/vocab/bpe_simple_vocab_16e6.txt.gz
   int exit_code = kExitOk;             // set by a command that finishes with a non-zero status
 };
 
 void add_models(CLI::App& app, Context& context);
 void add_inspect(CLI::App& app, Context& context);
+void add_embed(CLI::App& app, Context& context);
 // Add further subcommands here, one per src/cli/<command>.cpp.
+void add_tokenize(CLI::App& app, Context& context);
+void add_preprocess(CLI::App& app, Context& context);
 
 }  // namespace prefscore::cli

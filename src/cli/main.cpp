@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
 
   prefscore::cli::add_models(app, context);
   prefscore::cli::add_inspect(app, context);
+  prefscore::cli::add_embed(app, context);
 
   try {
     app.parse(argc, argv);
