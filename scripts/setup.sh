@@ -16,7 +16,8 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libcli11-dev nlohmann-json3-dev libsentencepiece-dev catch2
-  libutf8proc-dev zlib1g-dev
+  libutf8proc-dev zlib1g-dev libjpeg-dev
+  python3-torch  # scripts/convert_checkpoint.py and its test (tests/test_convert.cpp)
 )
 
 [[ -r /etc/debian_version ]] || die "this script supports Debian 12 (bookworm); /etc/debian_version not found"
@@ -59,9 +60,12 @@ REL_BUILD="${BUILD_DIR#"$PWD"/}"
 say "Done. prefscore is built: $BUILD_DIR/prefscore"
 cat <<EOT
 
-Try it:
+Try it (the tiny test model of tests/data scores the fixture images; real models need their
+weights, see "prefscore models show pickscore"):
+  $REL_BUILD/prefscore score --model-card $ROOT/tests/data/cards/tiny-hf.json \\
+      --weights $ROOT/tests/data/models/hf \\
+      -p "a photo of an astronaut riding a horse on the moon" $ROOT/tests/data/pipeline/inputs
   $REL_BUILD/prefscore models
-  $REL_BUILD/prefscore inspect $ROOT/tests/data/models/hf/model.safetensors
 
 Run the tests:
   bash scripts/test.sh

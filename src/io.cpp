@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -68,6 +69,12 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
     ::unlink(tmp.c_str());
     throw Error(path, "could not move the finished file into place: " + why);
   }
+}
+
+std::string format_score(double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6f", value);
+  return buf;
 }
 
 std::string format_table(const std::vector<std::vector<std::string>>& rows) {

@@ -87,14 +87,6 @@ const DTypeEntry& entry_of(DType dtype) {
   return kDTypes[0];
 }
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::ostringstream out;
-  out << "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << "]";
-  return out.str();
-}
-
 uint64_t read_u64_le(const std::byte* p) {
   uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
@@ -117,6 +109,14 @@ bool as_u64(const nlohmann::json& j, uint64_t* out) {
 }  // namespace
 
 std::string_view dtype_name(DType dtype) { return entry_of(dtype).name; }
+
+std::string format_shape(const std::vector<int64_t>& shape) {
+  std::ostringstream out;
+  out << "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << "]";
+  return out.str();
+}
 std::size_t dtype_size_bytes(DType dtype) { return entry_of(dtype).size; }
 
 bool parse_dtype(std::string_view name, DType* dtype) {
@@ -259,7 +259,7 @@ void SafetensorsFile::parse(const SafetensorsLimits& limits) {
     const uint64_t span = info.end - info.begin;
     const uint64_t elem = dtype_size_bytes(info.dtype);
     if (too_big || numel > span / elem || numel * elem != span) {
-      throw Error(path_, where + "shape " + shape_text(info.shape) + " x " +
+      throw Error(path_, where + "shape " + format_shape(info.shape) + " x " +
                              std::string(dtype_name(info.dtype)) + " needs " +
                              (too_big ? std::string("more bytes than the file has")
                                       : std::to_string(numel * elem) + " bytes") +
@@ -321,11 +321,11 @@ void SafetensorsWriter::add(std::string name, DType dtype, std::vector<int64_t> 
   }
   uint64_t numel = 1;
   for (int64_t d : shape) {
-    if (d < 0) throw Error(name, "negative dimension in shape " + shape_text(shape));
+    if (d < 0) throw Error(name, "negative dimension in shape " + format_shape(shape));
     numel *= static_cast<uint64_t>(d);
   }
   if (numel * dtype_size_bytes(dtype) != num_bytes) {
-    throw Error(name, "shape " + shape_text(shape) + " x " + std::string(dtype_name(dtype)) +
+    throw Error(name, "shape " + format_shape(shape) + " x " + std::string(dtype_name(dtype)) +
                           " needs " + std::to_string(numel * dtype_size_bytes(dtype)) +
                           " bytes, got " + std::to_string(num_bytes));
   }

@@ -11,13 +11,7 @@
 namespace prefscore {
 namespace {
 
-std::string shape_text(at::IntArrayRef shape) {
-  std::ostringstream out;
-  out << "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << "]";
-  return out.str();
-}
+std::string shape_text(at::IntArrayRef shape) { return format_shape(shape.vec()); }
 
 bool shape_matches(at::IntArrayRef got, const std::vector<int64_t>& want) {
   if (got.size() != want.size()) return false;

@@ -1,7 +1,11 @@
 // The prefscore binary end to end: help and version, exit codes, the one-line error format, and
 // the models / inspect commands.
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "prefscore/safetensors.h"
 #include "test_utils.h"
@@ -165,4 +169,231 @@ TEST_CASE("embed --pixels writes the official image embeddings", "[cli]") {
                                             "weights of model 'hpsv2' not found"));
   fs::remove(out);
   fs::remove(px_path);
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The pipeline fixture's four images copied into a fresh folder (plus whatever a test adds).
+std::string fixture_image_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("prefscore_cli_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const char* f : {"img0_rgb_300x200.png", "img1_gray_180x260.png", "img2_rgba_512x512.png",
+                        "img3_astronaut_512x512.jpg"}) {
+    fs::copy_file(data_path(std::string("pipeline/inputs/") + f), dir / f);
+  }
+  return dir.string();
+}
+
+std::vector<nlohmann::json> parse_jsonl(const std::string& text) {
+  std::vector<nlohmann::json> rows;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+float pipeline_expected(const std::string& name, int64_t flat_index) {
+  static const auto file = prefscore::SafetensorsFile::open(data_path("pipeline/expected.safetensors"));
+  const auto& info = file.at(name);
+  return reinterpret_cast<const float*>(file.data(info))[flat_index];
+}
+
+const std::string kPrompt0 = "a photo of an astronaut riding a horse on the moon";
+const std::string kTinyPick = "--model-card " + data_path("cards/tiny-hf.json") + " --weights " +
+                              data_path("models/hf");
+
+}  // namespace
+
+TEST_CASE("score: a folder through PickScore matches the official scores; a corrupt image is skipped", "[cli][score]") {
+  const std::string dir = fixture_image_dir("score");
+  std::ofstream(dir + "/broken.png") << "this is not a png";
+  const auto r = run_prefscore("score " + kTinyPick + " -p '" + kPrompt0 + "' " + dir + " --format jsonl");
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Catch::StartsWith("prefscore: skipped: " + dir + "/broken.png: "));
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  const auto rows = parse_jsonl(r.out);
+  REQUIRE(rows.size() == 4);
+  for (int i = 0; i < 4; ++i) {
+    INFO(rows[i].dump());
+    CHECK(rows[i]["model"] == "tiny-hf");
+    CHECK(rows[i]["prompt"] == kPrompt0);
+    CHECK(rows[i]["score"].get<double>() == Approx(pipeline_expected("pickscore.scores", i)).margin(1e-4));
+    CHECK(rows[i]["prob"].get<double>() == Approx(pipeline_expected("pickscore.probs", i)).margin(1e-5));
+  }
+  CHECK_THAT(rows[0]["image"].get<std::string>(), Catch::EndsWith("img0_rgb_300x200.png"));
+
+  // -o: csv chosen from the extension, written atomically.
+  const std::string out = dir + "/scores.csv";
+  const auto to_file = run_prefscore("score " + kTinyPick + " -p '" + kPrompt0 + "' " + dir +
+                                     "/img0_rgb_300x200.png -o " + out);
+  CHECK(to_file.exit_code == 0);
+  CHECK(to_file.out.empty());
+  std::ifstream csv(out);
+  std::string header;
+  std::getline(csv, header);
+  CHECK(header == "image,prompt,tiny-hf,tiny-hf_prob");
+  fs::remove(out);
+
+  // A model whose weights are missing: exit 1, one line, and no output file.
+  const auto missing = run_prefscore("score -m tiny-hf -p x " + dir + " -o " + out,
+                                     "PREFSCORE_MODELS=" + data_path("cards") +
+                                         " PREFSCORE_HOME=/nonexistent");
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.err, Catch::StartsWith("prefscore: error: /nonexistent/tiny-hf/config.json: "
+                                            "weights of model 'tiny-hf' not found"));
+  CHECK_FALSE(fs::exists(out));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("score: several models, MPS conditions, csv", "[cli][score]") {
+  const std::string dir = fixture_image_dir("multi");
+  const std::string home = fs::temp_directory_path() / "prefscore_cli_multi_home";
+  fs::remove_all(home);
+  fs::create_directories(home);
+  fs::create_directory_symlink(fs::absolute(data_path("models/hf")), home + "/tiny-hf");
+  fs::create_directory_symlink(fs::absolute(data_path("models/mps")), home + "/tiny-mps");
+  const auto r = run_prefscore("score -m tiny-hf,tiny-mps --condition overall,detail -p '" + kPrompt0 +
+                                   "' " + dir + " --format csv",
+                               "PREFSCORE_MODELS=" + data_path("cards") + " PREFSCORE_HOME=" + home);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::istringstream lines(r.out);
+  std::string header;
+  std::getline(lines, header);
+  CHECK(header == "image,prompt,tiny-hf,tiny-hf_prob,tiny-mps:overall,tiny-mps:overall_prob,"
+                  "tiny-mps:detail,tiny-mps:detail_prob");
+  std::string first;
+  std::getline(lines, first);
+  // Column 6 is tiny-mps:detail for img0 (the MPS scores of the pipeline fixture, prompt 0).
+  std::vector<std::string> fields;
+  std::istringstream f(first);
+  for (std::string field; std::getline(f, field, ',');) fields.push_back(field);
+  REQUIRE(fields.size() == 8);
+  CHECK(std::stod(fields[4]) == Approx(pipeline_expected("mps.infer_one_sample.overall.scores", 0)).margin(1e-4));
+  CHECK(std::stod(fields[6]) == Approx(pipeline_expected("mps.infer_one_sample.detail.scores", 0)).margin(1e-4));
+  const auto bad = run_prefscore("score -m tiny-hf --condition detail -p x " + dir,
+                                 "PREFSCORE_MODELS=" + data_path("cards") + " PREFSCORE_HOME=" + home);
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.err, Catch::Contains("--condition: applies to MPS models only"));
+  fs::remove_all(dir);
+  fs::remove_all(home);
+}
+
+TEST_CASE("rank: best-of-N order, --top, --copy-to never overwrites", "[cli][rank]") {
+  const std::string dir = fixture_image_dir("rank");
+  const std::string dest = dir + "_best";
+  fs::remove_all(dest);
+  const auto r = run_prefscore("rank " + kTinyPick + " -p '" + kPrompt0 + "' " + dir +
+                               " --top 2 --format jsonl --copy-to " + dest);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto rows = parse_jsonl(r.out);
+  REQUIRE(rows.size() == 2);
+  // Official PickScore scores for prompt 0: img3 > img2 > img1 > img0.
+  CHECK(rows[0]["rank"] == 1);
+  CHECK_THAT(rows[0]["image"].get<std::string>(), Catch::EndsWith("img3_astronaut_512x512.jpg"));
+  CHECK(rows[0]["score"].get<double>() == Approx(pipeline_expected("pickscore.scores", 3)).margin(1e-4));
+  CHECK_THAT(rows[1]["image"].get<std::string>(), Catch::EndsWith("img2_rgba_512x512.png"));
+  CHECK(fs::exists(dest + "/001_img3_astronaut_512x512.jpg"));
+  CHECK(fs::exists(dest + "/002_img2_rgba_512x512.png"));
+  CHECK(fs::file_size(dest + "/001_img3_astronaut_512x512.jpg") ==
+        fs::file_size(dir + "/img3_astronaut_512x512.jpg"));
+  const auto again = run_prefscore("rank " + kTinyPick + " -p '" + kPrompt0 + "' " + dir +
+                                   " --top 2 --copy-to " + dest);
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.err, Catch::Contains("001_img3_astronaut_512x512.jpg: already exists; pass --force"));
+  CHECK(run_prefscore("rank " + kTinyPick + " -p '" + kPrompt0 + "' " + dir +
+                      " --top 2 --copy-to " + dest + " --force").exit_code == 0);
+  fs::remove_all(dir);
+  fs::remove_all(dest);
+}
+
+TEST_CASE("rank: a manifest with groups ranks within each group", "[cli][rank]") {
+  const std::string dir = fixture_image_dir("groups");
+  {
+    std::ofstream m(dir + "/manifest.jsonl");
+    m << R"({"image": "img0_rgb_300x200.png", "prompt": ")" << kPrompt0 << R"(", "group": "a"})" << "\n"
+      << R"({"image": "img1_gray_180x260.png", "prompt": ")" << kPrompt0 << R"(", "group": "a"})" << "\n"
+      << R"({"image": "img2_rgba_512x512.png", "prompt": ")" << kPrompt0 << R"(", "group": "b"})" << "\n"
+      << R"({"image": "img3_astronaut_512x512.jpg", "prompt": ")" << kPrompt0 << R"(", "group": "b"})" << "\n";
+  }
+  const auto r = run_prefscore("rank " + kTinyPick + " --manifest " + dir + "/manifest.jsonl --format jsonl");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto rows = parse_jsonl(r.out);
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0]["group"] == "a");
+  CHECK_THAT(rows[0]["image"].get<std::string>(), Catch::EndsWith("img1_gray_180x260.png"));
+  CHECK(rows[2]["group"] == "b");
+  CHECK_THAT(rows[2]["image"].get<std::string>(), Catch::EndsWith("img3_astronaut_512x512.jpg"));
+  // Probabilities are a softmax within each group: PickScore's pair probabilities.
+  CHECK(rows[0]["prob"].get<double>() == Approx(pipeline_expected("pickscore.pair_probs", 1)).margin(1e-5));
+  CHECK(rows[2]["prob"].get<double>() == Approx(pipeline_expected("pickscore.pair_probs", 3)).margin(1e-5));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("compare: p(A), p(B) and the verdict with PickScore's tie rule", "[cli][compare]") {
+  const std::string a = data_path("pipeline/inputs/img0_rgb_300x200.png");
+  const std::string b = data_path("pipeline/inputs/img1_gray_180x260.png");
+  const auto r = run_prefscore("compare " + kTinyPick + " -p '" + kPrompt0 + "' " + a + " " + b +
+                               " --format jsonl");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto rows = parse_jsonl(r.out);
+  REQUIRE(rows.size() == 1);
+  // pickscore.pair_probs[prompt 0][pair 0] = calc_probs(prompt, [img0, img1]).
+  CHECK(rows[0]["prob_a"].get<double>() == Approx(pipeline_expected("pickscore.pair_probs", 0)).margin(1e-5));
+  CHECK(rows[0]["prob_b"].get<double>() == Approx(pipeline_expected("pickscore.pair_probs", 1)).margin(1e-5));
+  CHECK(rows[0]["verdict"] == "B");
+  const double gap = std::fabs(rows[0]["prob_a"].get<double>() - rows[0]["prob_b"].get<double>());
+  const auto tie = run_prefscore("compare " + kTinyPick + " -p '" + kPrompt0 + "' " + a + " " + b +
+                                 " --format jsonl --tie-threshold " + std::to_string(gap + 1e-3));
+  CHECK(parse_jsonl(tie.out)[0]["verdict"] == "tie");
+  const auto usage = run_prefscore("compare " + kTinyPick + " -p x " + a);
+  CHECK(usage.exit_code == 2);
+}
+
+TEST_CASE("score --pixels: a preprocessed batch, rows named by index", "[cli][score]") {
+  const auto inputs = prefscore::SafetensorsFile::open(data_path("pipeline/inputs.safetensors"));
+  const auto& px = inputs.at("pixel_values.hf");
+  prefscore::SafetensorsWriter writer;
+  writer.add("pixel_values", px.dtype, px.shape, inputs.data(px), px.end - px.begin);
+  const std::string path = (fs::temp_directory_path() / "prefscore_cli_pixels.safetensors").string();
+  writer.write(path);
+  const auto r = run_prefscore("score " + kTinyPick + " -p '" + kPrompt0 + "' --pixels " + path + " --format jsonl");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto rows = parse_jsonl(r.out);
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[2]["image"] == "#2");
+  CHECK(rows[2]["score"].get<double>() == Approx(pipeline_expected("pickscore.scores", 2)).margin(1e-4));
+  fs::remove(path);
+}
+
+TEST_CASE("embed --image --text: files and strings to the official embeddings", "[cli][embed]") {
+  const std::string out = (fs::temp_directory_path() / "prefscore_cli_embed_files.safetensors").string();
+  const auto r = run_prefscore("embed --weights " + data_path("models/hf") + " --image " +
+                               data_path("pipeline/inputs/img0_rgb_300x200.png") + " --image " +
+                               data_path("pipeline/inputs/img3_astronaut_512x512.jpg") +
+                               " --text '" + kPrompt0 + "' --text '' -o " + out);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto got = prefscore::SafetensorsFile::open(out);
+  const auto& img = got.at("image_embeds");
+  const auto& txt = got.at("text_embeds");
+  REQUIRE(img.shape == std::vector<int64_t>{2, 32});
+  REQUIRE(txt.shape == std::vector<int64_t>{2, 32});
+  const float* img_data = reinterpret_cast<const float*>(got.data(img));
+  const float* txt_data = reinterpret_cast<const float*>(got.data(txt));
+  // hf.image_embeds.hf_pixels rows 0 and 3 (CLIPImageProcessor pixels); hf.text_embeds rows 0, 1.
+  std::vector<float> want_img, want_txt;
+  for (int64_t i : {0, 3}) {
+    for (int64_t d = 0; d < 32; ++d) want_img.push_back(pipeline_expected("hf.image_embeds.hf_pixels", i * 32 + d));
+  }
+  for (int64_t i = 0; i < 64; ++i) want_txt.push_back(pipeline_expected("hf.text_embeds", i));
+  prefscore::testing::require_allclose(img_data, want_img.data(), 64, 1e-5, 0, "embed --image");
+  prefscore::testing::require_allclose(txt_data, want_txt.data(), 64, 1e-5, 0, "embed --text");
+  fs::remove(out);
 }

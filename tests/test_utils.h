@@ -58,14 +58,12 @@ struct CliResult {
   std::string err;  // stderr
 };
 
-// Runs the built `prefscore` binary with `args` (a shell-quoted string) and an environment prefix
-// (e.g. "PREFSCORE_HOME=/tmp/x"), capturing stdout, stderr and the exit code.
-inline CliResult run_prefscore(const std::string& args, const std::string& env = "") {
+// Runs a shell command, capturing stdout, stderr and the exit code.
+inline CliResult run_command(const std::string& shell_command) {
   static int counter = 0;
   const std::string err_path =
       "/tmp/prefscore_test_stderr_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-  const std::string command =
-      "(" + env + (env.empty() ? "" : " ") + std::string(PREFSCORE_BINARY) + " " + args + ") 2>" + err_path;
+  const std::string command = "(" + shell_command + ") 2>" + err_path;
   CliResult result;
   FILE* pipe = ::popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -78,6 +76,12 @@ inline CliResult run_prefscore(const std::string& args, const std::string& env =
   result.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
   std::remove(err_path.c_str());
   return result;
+}
+
+// Runs the built `prefscore` binary with `args` (a shell-quoted string) and an environment prefix
+// (e.g. "PREFSCORE_HOME=/tmp/x").
+inline CliResult run_prefscore(const std::string& args, const std::string& env = "") {
+  return run_command(env + (env.empty() ? "" : " ") + std::string(PREFSCORE_BINARY) + " " + args);
 }
 
 }  // namespace prefscore::testing

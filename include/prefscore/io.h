@@ -15,6 +15,9 @@ std::string read_file(const std::string& path);
 // Error(path, reason) is thrown.
 void write_file_atomic(const std::string& path, const std::string& contents);
 
+// A score as the text outputs print it: fixed, 6 decimals ("%.6f").
+std::string format_score(double value);
+
 // Left-aligned columns separated by two spaces; the first row is the header. Cells may be UTF-8
 // (width counts code points).
 std::string format_table(const std::vector<std::vector<std::string>>& rows);

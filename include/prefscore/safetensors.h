@@ -23,6 +23,9 @@ std::size_t dtype_size_bytes(DType dtype);
 // Returns false when `name` is not one of the ten dtypes prefscore reads.
 bool parse_dtype(std::string_view name, DType* dtype);
 
+// "[2, 3]": how errors and `prefscore inspect` print a shape.
+std::string format_shape(const std::vector<int64_t>& shape);
+
 struct TensorInfo {
   std::string name;
   DType dtype = DType::kF32;

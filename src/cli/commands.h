@@ -28,8 +28,10 @@ struct Context {
 void add_models(CLI::App& app, Context& context);
 void add_inspect(CLI::App& app, Context& context);
 void add_embed(CLI::App& app, Context& context);
-// Add further subcommands here, one per src/cli/<command>.cpp.
 void add_tokenize(CLI::App& app, Context& context);
 void add_preprocess(CLI::App& app, Context& context);
+void add_score(CLI::App& app, Context& context);
+void add_rank(CLI::App& app, Context& context);
+void add_compare(CLI::App& app, Context& context);
 
 }  // namespace prefscore::cli

@@ -17,14 +17,6 @@ struct InspectOptions {
   std::string format = "table";
 };
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::ostringstream out;
-  out << "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << "]";
-  return out.str();
-}
-
 void inspect(const InspectOptions& opts) {
   const SafetensorsFile file = SafetensorsFile::open(opts.path);
   std::vector<TensorInfo> tensors = file.tensors();
@@ -47,7 +39,7 @@ void inspect(const InspectOptions& opts) {
   }
   std::vector<std::vector<std::string>> rows = {{"TENSOR", "DTYPE", "SHAPE"}};
   for (const TensorInfo& t : tensors) {
-    rows.push_back({t.name, std::string(dtype_name(t.dtype)), shape_text(t.shape)});
+    rows.push_back({t.name, std::string(dtype_name(t.dtype)), format_shape(t.shape)});
   }
   std::cout << format_table(rows);
   std::cout << "\n" << tensors.size() << " tensors, " << total_elements << " elements, "

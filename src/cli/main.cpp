@@ -47,6 +47,17 @@ Context resolve_context(const char* argv0) {
        {beside, fs::path(PREFSCORE_INSTALL_DATA_DIR), fs::path(PREFSCORE_SOURCE_DATA_DIR)}) {
     if (fs::is_directory(dir, ec)) context.card_dirs.push_back(dir.string());
   }
+  // The BPE vocabulary ships in the models folder (models/vocab/), next to the cards.
+  for (const std::string& dir : context.card_dirs) {
+    const fs::path vocab = fs::path(dir) / "vocab" / "bpe_simple_vocab_16e6.txt.gz";
+    if (fs::is_regular_file(vocab, ec)) {
+      context.vocab_path = vocab.string();
+      break;
+    }
+  }
+  if (context.vocab_path.empty()) {
+    context.vocab_path = (fs::path(PREFSCORE_SOURCE_DATA_DIR) / "vocab" / "bpe_simple_vocab_16e6.txt.gz").string();
+  }
   const std::string home = env_or("HOME", "");
   context.weights_home =
       env_or("PREFSCORE_HOME", home.empty() ? std::string(".cache/prefscore")
@@ -76,9 +87,14 @@ int main(int argc, char** argv) {
                          "(default ~/.cache/prefscore/<model>/); nothing is ever downloaded.\n\n") +
              kExitStatusHelp);
 
+  prefscore::cli::add_score(app, context);
+  prefscore::cli::add_rank(app, context);
+  prefscore::cli::add_compare(app, context);
+  prefscore::cli::add_embed(app, context);
+  prefscore::cli::add_preprocess(app, context);
+  prefscore::cli::add_tokenize(app, context);
   prefscore::cli::add_models(app, context);
   prefscore::cli::add_inspect(app, context);
-  prefscore::cli::add_embed(app, context);
 
   try {
     app.parse(argc, argv);

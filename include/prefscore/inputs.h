@@ -1,0 +1,27 @@
+// What a scoring command scores: image files from paths and folders, or rows of a manifest
+// (JSONL or CSV with `image`, `prompt` and an optional `group`).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace prefscore {
+
+struct ScoreItem {
+  std::string image;   // file path, or "#i" for row i of a --pixels batch
+  std::string prompt;
+  std::string group;   // candidates compared with each other; empty = the prompt's images
+};
+
+// Files given directly are kept as given (any extension); folders are walked recursively for
+// files with an image extension (.png .jpg .jpeg .webp .bmp, any case), symlink loops skipped.
+// The result is sorted by path within each argument, arguments in the order given. Throws
+// Error(path, ...) for a path that does not exist.
+std::vector<std::string> collect_image_files(const std::vector<std::string>& paths);
+
+// A manifest: .jsonl (one object per line: "image", "prompt", optional "group") or .csv (header
+// row naming image, prompt and optionally group; RFC 4180 quoting). Relative image paths are
+// resolved against the manifest's folder. Errors name file:line.
+std::vector<ScoreItem> read_manifest(const std::string& path);
+
+}  // namespace prefscore

@@ -1,0 +1,100 @@
+// One scoring interface over the shared CLIP core and the preference heads. A Scorer is built from
+// a model card (or a card-less official checkpoint plus a head name); it tokenizes and encodes each
+// distinct prompt once (cached), encodes images in batches, and returns per-image scores for every
+// metric column the head produces (one for PickScore, HPS v2 and CLIP score; one per condition for
+// MPS). What a column means is the head's, as its official code defines it (heads.h).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "prefscore/clip_loader.h"
+#include "prefscore/heads.h"
+#include "prefscore/image.h"
+#include "prefscore/tokenizer.h"
+
+namespace prefscore {
+
+struct ScorerSpec {
+  ClipSource source;       // --model / --model-card / --weights / --layout / --config
+  std::string head;        // card-less checkpoints: pickscore | hpsv2 | mps | clip
+  std::vector<std::string> conditions;  // MPS: which conditions (empty = overall); others ignore it
+  std::string vocab_path;  // bpe_simple_vocab_16e6.txt.gz
+};
+
+// The official MPS condition texts: "overall" is the string of MPS's eval scripts; aesthetics,
+// detail and semantic are the word lists of the MPS paper (only the overall checkpoint was
+// released, so all four run on it).
+const std::map<std::string, std::string>& mps_condition_texts();
+
+// How a model's inputs are prepared: the card's preprocess and tokenizer; for a card-less
+// checkpoint, what the head's official code uses (HPS v2: letterbox + open_clip tokenizer;
+// PickScore, MPS: transformers CLIPProcessor; CLIP score: the checkpoint's own family).
+struct EncoderFrontEnd {
+  Pipeline pipeline = Pipeline::kHf;
+  TokenizerOptions tokenizer = TokenizerOptions::hf(PadToken::kEndOfText);
+};
+EncoderFrontEnd encoder_front_end(const LoadedClip& clip, const std::string& head = "clip");
+
+struct ImageFeatures {
+  at::Tensor embeds;  // [N, E] projected, not normalised
+  at::Tensor tokens;  // MPS only: [N, T, E] projected image tokens (no post-LN)
+};
+
+struct PromptScores {
+  // [columns, N] float32: each column's own score (PickScore and MPS: exp(logit_scale)·cos;
+  // HPS v2 and CLIP: the cosine).
+  at::Tensor scores;
+  // [columns, N] float32: exp(logit_scale)·cos, whose softmax over a prompt's candidate images is
+  // the probability PickScore and MPS report (and prefscore reports for every head).
+  at::Tensor scaled;
+};
+
+class Scorer {
+ public:
+  Scorer(const ScorerSpec& spec, const std::vector<std::string>& card_dirs,
+         const std::string& weights_home, const RunOptions& options);
+  ~Scorer();
+
+  // "pickscore", "hpsv2.1", ...: the card name, or the head name for a card-less checkpoint.
+  const std::string& model_name() const { return model_name_; }
+  const std::string& head() const { return head_; }
+  // Column names: {"score"} or, for MPS, the condition names.
+  const std::vector<std::string>& columns() const { return columns_; }
+  const PreprocessOptions& preprocess_options() const { return preprocess_; }
+  const TokenizerOptions& tokenizer_options() const { return tokenizer_options_; }
+  const ClipModel& clip() const { return *clip_.model; }
+  std::string weights_file() const { return clip_.weights_file; }
+
+  // pixel_values [N, 3, S, S] from the scorer's own preprocessing pipeline.
+  ImageFeatures encode_images(const at::Tensor& pixel_values) const;
+  // Scores of `prompt` against the images whose features are given; prompts are cached.
+  PromptScores score(const std::string& prompt, const ImageFeatures& images);
+
+ private:
+  struct PromptFeatures {
+    at::Tensor embeds;                 // [E]
+    std::vector<at::Tensor> mps_masks; // per column, [77]
+    at::Tensor tokens;                 // MPS: [77, E]
+  };
+  const PromptFeatures& prompt_features(const std::string& prompt);
+  at::Tensor encode_tokens(const TokenizedText& tokens) const;
+
+  std::string model_name_;
+  std::string head_;
+  std::vector<std::string> columns_;
+  PreprocessOptions preprocess_;
+  TokenizerOptions tokenizer_options_;
+  std::unique_ptr<ClipTokenizer> tokenizer_;
+  LoadedClip clip_;
+  std::unique_ptr<MpsHead> mps_;
+  std::vector<at::Tensor> condition_tokens_;  // MPS: [77, E] per column
+  std::map<std::string, PromptFeatures> prompt_cache_;
+};
+
+}  // namespace prefscore

@@ -1,0 +1,82 @@
+#include "model_flags.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "prefscore/error.h"
+
+namespace prefscore::cli {
+
+void add_model_flags(CLI::App& command, ModelFlags& flags, bool allow_several_models) {
+  command.add_option("-m,--model", flags.models,
+                     allow_several_models
+                         ? "Model card name(s), comma-separated (see `prefscore models`)"
+                         : "Model card name (see `prefscore models`)");
+  command.add_option("--model-card", flags.model_card, "Use this model card file (.json)");
+  command.add_option("--weights", flags.weights,
+                     "Weights folder or file [default: $PREFSCORE_HOME/<model>/]; without "
+                     "--model, an official checkpoint scored with --head");
+  command.add_option("--head", flags.head, "Head for a checkpoint without a card: pickscore, "
+                                           "hpsv2, mps or clip")
+      ->check(CLI::IsMember({"pickscore", "hpsv2", "mps", "clip"}));
+  command.add_option("--layout", flags.layout,
+                     "Checkpoint layout: huggingface, open_clip or mps [default: from the card "
+                     "or the tensor names]")
+      ->check(CLI::IsMember({"huggingface", "hf", "open_clip", "openclip", "mps"}));
+  command.add_option("--config", flags.config,
+                     "transformers config.json or open_clip model config [default: next to the "
+                     "weights]");
+  command.add_option("--condition", flags.condition,
+                     "MPS condition(s): overall, aesthetics, detail, semantic, a comma-separated "
+                     "list, or all [default: overall]");
+  command.add_option("--batch-size", flags.batch_size, "Images per model call [default: 8]")
+      ->check(CLI::PositiveNumber);
+  add_run_flags(command, flags.run);
+}
+
+std::vector<std::unique_ptr<Scorer>> open_scorers(const ModelFlags& flags, const Context& context) {
+  const RunOptions run = apply_run_flags(flags.run);
+  std::vector<std::string> names;
+  std::stringstream list(flags.models);
+  for (std::string name; std::getline(list, name, ',');) {
+    if (!name.empty()) names.push_back(name);
+  }
+  if (!flags.model_card.empty()) names.push_back(flags.model_card);
+  if (names.empty() && flags.weights.empty()) {
+    throw Error("", "no model: pass --model NAME (see `prefscore models`), --model-card FILE, or "
+                    "--weights DIR --head HEAD");
+  }
+  if (names.size() > 1 && !flags.weights.empty()) {
+    throw Error("--weights", "names one checkpoint; it cannot go with several models");
+  }
+  if (names.empty()) names.push_back("");  // card-less checkpoint
+  std::vector<std::string> conditions;
+  std::stringstream cl(flags.condition == "all" ? "overall,aesthetics,detail,semantic"
+                                                : flags.condition);
+  for (std::string c; std::getline(cl, c, ',');) {
+    if (!c.empty()) conditions.push_back(c);
+  }
+  std::vector<std::unique_ptr<Scorer>> scorers;
+  for (const std::string& name : names) {
+    ScorerSpec spec;
+    spec.source = ClipSource{name, flags.weights, flags.layout, flags.config};
+    spec.head = flags.head;
+    spec.vocab_path = context.vocab_path;
+    spec.conditions = conditions;
+    scorers.push_back(std::make_unique<Scorer>(spec, context.card_dirs, context.weights_home, run));
+  }
+  const bool any_mps = std::any_of(scorers.begin(), scorers.end(),
+                                   [](const auto& s) { return s->head() == "mps"; });
+  if (!any_mps && flags.condition != "overall") {
+    throw Error("--condition", "applies to MPS models only; none of the models given is MPS");
+  }
+  return scorers;
+}
+
+std::vector<Scorer*> raw_pointers(const std::vector<std::unique_ptr<Scorer>>& scorers) {
+  std::vector<Scorer*> out;
+  for (const auto& s : scorers) out.push_back(s.get());
+  return out;
+}
+
+}  // namespace prefscore::cli

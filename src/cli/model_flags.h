@@ -1,0 +1,35 @@
+// The flags that choose what scores (shared by score, rank and compare): --model (a card, or a
+// comma-separated list for score), --model-card, --weights/--head/--layout/--config for a
+// card-less official checkpoint, --condition for MPS, and --batch-size.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "prefscore/scorer.h"
+#include "run_flags.h"
+
+namespace prefscore::cli {
+
+struct ModelFlags {
+  std::string models;  // comma-separated card names
+  std::string model_card;
+  std::string weights;
+  std::string head;
+  std::string layout;
+  std::string config;
+  std::string condition = "overall";
+  int batch_size = 8;
+  RunFlags run;
+};
+
+void add_model_flags(CLI::App& command, ModelFlags& flags, bool allow_several_models);
+// Builds one Scorer per model named (in order); the thread count is set here.
+std::vector<std::unique_ptr<Scorer>> open_scorers(const ModelFlags& flags, const Context& context);
+std::vector<Scorer*> raw_pointers(const std::vector<std::unique_ptr<Scorer>>& scorers);
+
+}  // namespace prefscore::cli

@@ -1,0 +1,31 @@
+// Where a command's result goes: stdout, or a file written atomically (-o), in the format asked
+// for or chosen from the destination; and how skipped inputs are reported.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "commands.h"
+
+namespace prefscore::cli {
+
+// "table" on a terminal, "jsonl" otherwise; with -o, from the extension (.csv, else jsonl).
+std::string resolve_format(const std::string& requested, const std::string& output_path);
+// Writes to stdout when `path` is empty, else atomically to `path`.
+void emit(const std::string& text, const std::string& path);
+// One stderr line per skipped input ("prefscore: skipped: <path>: <reason>"); sets exit code 3.
+void report_skipped(const std::vector<std::string>& skipped, Context& context);
+// A progress line on stderr when it is a terminal: images done, images/s, ETA.
+class Progress {
+ public:
+  explicit Progress(std::string what);
+  void operator()(std::size_t done, std::size_t total);
+  void finish();
+
+ private:
+  std::string what_;
+  bool enabled_;
+  double start_;
+};
+
+}  // namespace prefscore::cli

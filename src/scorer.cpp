@@ -1,0 +1,149 @@
+#include "prefscore/scorer.h"
+
+#include <torch/torch.h>
+
+#include "prefscore/error.h"
+
+namespace prefscore {
+namespace {
+
+}  // namespace
+
+EncoderFrontEnd encoder_front_end(const LoadedClip& clip, const std::string& head) {
+  EncoderFrontEnd front;
+  if (clip.card) {
+    if (!parse_pipeline(clip.card->preprocess, &front.pipeline)) {
+      throw Error(clip.card->card_path, "unknown preprocess \"" + clip.card->preprocess + "\"");
+    }
+    const PadToken pad = clip.card->tokenizer_pad == "eot" ? PadToken::kEndOfText : PadToken::kBang;
+    front.tokenizer = clip.card->tokenizer_mode == "openclip" ? TokenizerOptions::open_clip()
+                                                              : TokenizerOptions::hf(pad);
+  } else if (head == "hpsv2") {
+    front.pipeline = Pipeline::kHpsv2;
+    front.tokenizer = TokenizerOptions::open_clip();
+  } else if (head == "clip" && clip.layout == "open_clip") {
+    front.pipeline = Pipeline::kOpenClip;
+    front.tokenizer = TokenizerOptions::open_clip();
+  } else {  // PickScore, MPS, CLIP on a transformers checkpoint: laion CLIP-H's CLIPProcessor
+    front.pipeline = Pipeline::kHf;
+    front.tokenizer = TokenizerOptions::hf(PadToken::kEndOfText);
+  }
+  return front;
+}
+
+const std::map<std::string, std::string>& mps_condition_texts() {
+  static const std::map<std::string, std::string> texts = {
+      {"overall",
+       "light, color, clarity, tone, style, ambiance, artistry, shape, face, hair, hands, limbs, "
+       "structure, instance, texture, quantity, attributes, position, number, location, word, "
+       "things."},
+      {"aesthetics", "light, color, clarity, tone, style, ambiance, artistry."},
+      {"detail", "shape, face, hair, hands, limbs, structure, instance, texture."},
+      {"semantic", "quantity, attributes, position, number, location."},
+  };
+  return texts;
+}
+
+Scorer::Scorer(const ScorerSpec& spec, const std::vector<std::string>& card_dirs,
+               const std::string& weights_home, const RunOptions& options)
+    : tokenizer_options_(TokenizerOptions::open_clip()) {
+  clip_ = load_clip(spec.source, card_dirs, weights_home, options);
+  if (clip_.card) {
+    model_name_ = clip_.card->name;
+    head_ = clip_.card->head;
+  } else {
+    if (spec.head.empty()) {
+      throw Error(spec.source.weights, "a checkpoint without a model card needs --head "
+                                       "pickscore|hpsv2|mps|clip");
+    }
+    head_ = spec.head;
+    model_name_ = spec.head;
+  }
+  const EncoderFrontEnd front = encoder_front_end(clip_, head_);
+  preprocess_.pipeline = front.pipeline;
+  tokenizer_options_ = front.tokenizer;
+  if (head_ != "pickscore" && head_ != "hpsv2" && head_ != "mps" && head_ != "clip") {
+    throw Error(head_, "unknown head; expected pickscore, hpsv2, mps or clip");
+  }
+  preprocess_.image_size = static_cast<int>(clip_.architecture.image_size);
+  tokenizer_ = std::make_unique<ClipTokenizer>(spec.vocab_path);
+
+  if (head_ == "mps") {
+    mps_ = std::make_unique<MpsHead>(*clip_.weights);
+    const std::vector<std::string> wanted =
+        spec.conditions.empty() ? std::vector<std::string>{"overall"} : spec.conditions;
+    torch::InferenceMode inference;
+    for (const std::string& c : wanted) {
+      auto it = mps_condition_texts().find(c);
+      if (it == mps_condition_texts().end()) {
+        throw Error(c, "unknown MPS condition; expected overall, aesthetics, detail or semantic");
+      }
+      columns_.push_back(c);
+      const TokenizedText ids = tokenizer_->encode(it->second, tokenizer_options_, "condition " + c);
+      condition_tokens_.push_back(clip_.model->project_text_tokens(
+          clip_.model->encode_text(encode_tokens(ids)).tokens)[0]);
+    }
+  } else {
+    columns_.push_back("score");  // conditions apply to MPS only; other heads ignore them
+  }
+  clip_.weights->finish();
+}
+
+Scorer::~Scorer() = default;
+
+at::Tensor Scorer::encode_tokens(const TokenizedText& tokens) const {
+  std::vector<int64_t> ids(tokens.ids.begin(), tokens.ids.end());
+  return torch::tensor(ids, torch::kInt64).view({1, -1});
+}
+
+ImageFeatures Scorer::encode_images(const at::Tensor& pixel_values) const {
+  torch::InferenceMode inference;
+  ImageFeatures features;
+  // MPS's infer_one_sample passes `image_input.half()`: its pixels are rounded to fp16 before the
+  // vision tower whatever the model's dtype (transformers casts them back to the weights' dtype).
+  const at::Tensor pixels = mps_ ? pixel_values.to(torch::kHalf) : pixel_values;
+  const ClipModel::VisionOutput out = clip_.model->encode_image(pixels);
+  features.embeds = out.embeds;
+  if (mps_) features.tokens = clip_.model->project_image_tokens(out.tokens);
+  return features;
+}
+
+const Scorer::PromptFeatures& Scorer::prompt_features(const std::string& prompt) {
+  auto it = prompt_cache_.find(prompt);
+  if (it != prompt_cache_.end()) return it->second;
+  torch::InferenceMode inference;
+  PromptFeatures f;
+  const TokenizedText ids = tokenizer_->encode(prompt, tokenizer_options_, "prompt");
+  const ClipModel::TextOutput out = clip_.model->encode_text(encode_tokens(ids));
+  f.embeds = out.embeds[0];
+  if (mps_) {
+    f.tokens = clip_.model->project_text_tokens(out.tokens)[0];
+    for (const at::Tensor& condition : condition_tokens_) {
+      f.mps_masks.push_back(mps_->condition_mask(f.tokens, condition));
+    }
+  }
+  return prompt_cache_.emplace(prompt, std::move(f)).first->second;
+}
+
+PromptScores Scorer::score(const std::string& prompt, const ImageFeatures& images) {
+  const PromptFeatures& p = prompt_features(prompt);
+  torch::InferenceMode inference;
+  const double logit_scale = clip_.model->logit_scale();
+  std::vector<at::Tensor> scores, scaled;
+  if (mps_) {
+    for (const at::Tensor& mask : p.mps_masks) {
+      const at::Tensor cls = mps_->cross_attend_class_token(images.tokens, p.tokens, mask);
+      const at::Tensor s = scaled_cosine_matrix(p.embeds.unsqueeze(0), cls, logit_scale)[0];
+      scores.push_back(s);
+      scaled.push_back(s);
+    }
+  } else {
+    const at::Tensor text = p.embeds.unsqueeze(0);
+    const at::Tensor s = scaled_cosine_matrix(text, images.embeds, logit_scale)[0];
+    scaled.push_back(s);
+    scores.push_back(head_ == "pickscore" ? s : cosine_matrix(text, images.embeds)[0]);
+  }
+  return PromptScores{torch::stack(scores), torch::stack(scaled)};
+}
+
+}  // namespace prefscore

@@ -1,0 +1,90 @@
+// scripts/convert_checkpoint.py on the tiny weights saved in the official pickled formats
+// (tests/data/checkpoints/, made by scripts/make_checkpoint_fixtures.py): an HPS v2 style
+// {'state_dict': ...} .pt and an MPS style whole pickled model whose classes are not importable.
+// The converted files must hold exactly the original tensors (the fixtures are float16, as the
+// releases are) under the official key names, and load into prefscore with no missing or unused
+// tensor. Needs Debian's python3-torch (scripts/setup.sh installs it).
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "prefscore/clip.h"
+#include "prefscore/clip_config.h"
+#include "prefscore/heads.h"
+#include "prefscore/safetensors_torch.h"
+#include "prefscore/weights.h"
+#include "test_utils.h"
+
+using prefscore::SafetensorsFile;
+using prefscore::testing::data_path;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+prefscore::testing::CliResult convert(const std::string& input, const std::string& output) {
+  const std::string script = std::string(PREFSCORE_SOURCE_DIR) + "/scripts/convert_checkpoint.py";
+  return prefscore::testing::run_command("/usr/bin/python3 " + script + " " + input + " " + output);
+}
+
+// Every tensor of `original` is in `converted`, equal after casting to the converted dtype, and
+// nothing else is.
+void require_same_tensors(const SafetensorsFile& converted, const SafetensorsFile& original) {
+  REQUIRE(converted.tensors().size() == original.tensors().size());
+  for (const auto& info : original.tensors()) {
+    INFO(info.name);
+    REQUIRE(converted.contains(info.name));
+    const at::Tensor got = prefscore::tensor_view(converted, info.name);
+    const at::Tensor want = prefscore::tensor_view(original, info).to(got.scalar_type());
+    CHECK(torch::equal(got, want));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("HPS v2 .pt ({'state_dict': ...}) converts to the open_clip tensors", "[convert]") {
+  const std::string out = (fs::temp_directory_path() / "prefscore_convert_hps.safetensors").string();
+  const auto r = convert(data_path("checkpoints/hps_tiny.pt"), out);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("62 tensors, sha256 "));
+  const auto converted = SafetensorsFile::open(out);
+  require_same_tensors(converted, SafetensorsFile::open(data_path("models/openclip/open_clip_model.safetensors")));
+  CHECK(converted.at("visual.proj").dtype == prefscore::DType::kF16);
+
+  // It loads into the open_clip layout with nothing missing or unused.
+  prefscore::Weights w(SafetensorsFile::open(out), prefscore::weight_layout("open_clip"),
+                       {c10::Device(c10::kCPU), c10::kFloat});
+  const prefscore::ClipModel model(
+      prefscore::clip_architecture_from_open_clip_config(data_path("models/openclip/open_clip_config.json")), w);
+  CHECK_NOTHROW(w.finish());
+  fs::remove(out);
+}
+
+TEST_CASE("MPS whole pickled model converts without MPS's classes", "[convert]") {
+  const std::string out = (fs::temp_directory_path() / "prefscore_convert_mps.safetensors").string();
+  const auto r = convert(data_path("checkpoints/mps_tiny.pth"), out);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto converted = SafetensorsFile::open(out);
+  // The non-persistent rotary cache (pos_emb) is left out, as MPS's state_dict() leaves it out.
+  require_same_tensors(converted, SafetensorsFile::open(data_path("models/mps/mps_model.safetensors")));
+
+  prefscore::Weights w(SafetensorsFile::open(out), prefscore::weight_layout("mps"),
+                       {c10::Device(c10::kCPU), c10::kFloat});
+  const prefscore::ClipModel model(
+      prefscore::clip_architecture_from_hf_config(data_path("models/mps/config.json")), w);
+  const prefscore::MpsHead head(w);
+  CHECK(head.layers() == 2);
+  CHECK_NOTHROW(w.finish());
+  fs::remove(out);
+}
+
+TEST_CASE("converter errors are one clear line", "[convert]") {
+  const auto missing = convert("/nonexistent.pt", "/tmp/x.safetensors");
+  CHECK(missing.exit_code != 0);
+  CHECK_THAT(missing.err, Catch::Contains("/nonexistent.pt: no such file"));
+  const auto not_torch = convert(data_path("cards/tiny-hf.json"), "/tmp/prefscore_convert_bad.safetensors");
+  CHECK(not_torch.exit_code != 0);
+  CHECK_FALSE(fs::exists("/tmp/prefscore_convert_bad.safetensors"));
+}
