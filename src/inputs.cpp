@@ -69,7 +69,7 @@ std::vector<std::string> collect_image_files(const std::vector<std::string>& pat
       continue;
     }
     std::vector<std::string> found;
-    std::set<fs::path> visited_dirs;
+    std::set<fs::path> visited_dirs = {fs::canonical(arg, ec)};
     auto it = fs::recursive_directory_iterator(
         arg, fs::directory_options::follow_directory_symlink |
                  fs::directory_options::skip_permission_denied, ec);

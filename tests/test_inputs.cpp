@@ -1,0 +1,94 @@
+// What scoring commands read: image files collected from folders, and manifests (JSONL, CSV).
+#include <filesystem>
+#include <fstream>
+
+#include "prefscore/error.h"
+#include "prefscore/inputs.h"
+#include "test_utils.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("prefscore_inputs_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+void touch(const fs::path& p) { std::ofstream(p) << "x"; }
+
+}  // namespace
+
+TEST_CASE("folders are walked recursively, image extensions only, sorted, loops skipped", "[inputs]") {
+  const fs::path dir = fresh_dir("walk");
+  fs::create_directories(dir / "b" / "deep");
+  touch(dir / "z.PNG");
+  touch(dir / "a.jpg");
+  touch(dir / "notes.txt");
+  touch(dir / "b" / "c.webp");
+  touch(dir / "b" / "deep" / "d.jpeg");
+  touch(dir / "b" / "e.bmp");
+  fs::create_directory_symlink(dir, dir / "b" / "loop");  // back to the root
+  const auto files = prefscore::collect_image_files({dir.string()});
+  CHECK(files == std::vector<std::string>{(dir / "a.jpg").string(), (dir / "b" / "c.webp").string(),
+                                          (dir / "b" / "deep" / "d.jpeg").string(),
+                                          (dir / "b" / "e.bmp").string(), (dir / "z.PNG").string()});
+  // A file named directly is kept whatever its extension; argument order is kept.
+  const auto mixed = prefscore::collect_image_files({(dir / "notes.txt").string(), (dir / "b" / "deep").string()});
+  CHECK(mixed == std::vector<std::string>{(dir / "notes.txt").string(), (dir / "b" / "deep" / "d.jpeg").string()});
+  CHECK_THROWS_WITH(prefscore::collect_image_files({(dir / "missing").string()}),
+                    Catch::Contains("missing: no such file or folder"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("manifests: JSONL and CSV rows, paths relative to the manifest", "[inputs]") {
+  const fs::path dir = fresh_dir("manifest");
+  {
+    std::ofstream j(dir / "m.jsonl");
+    j << R"({"image": "a.png", "prompt": "a cat", "group": "g1"})" << "\n\n"
+      << R"({"image": "/abs/b.png", "prompt": "a \"dog\"", "group": 7})" << "\n";
+    std::ofstream c(dir / "m.csv");
+    c << "prompt,image\n\"a cat, sitting\",sub/a.png\n\"say \"\"hi\"\"\",b.jpg\r\n";
+  }
+  const auto rows = prefscore::read_manifest((dir / "m.jsonl").string());
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].image == (dir / "a.png").string());
+  CHECK(rows[0].group == "g1");
+  CHECK(rows[1].image == "/abs/b.png");
+  CHECK(rows[1].prompt == "a \"dog\"");
+  CHECK(rows[1].group == "7");
+  const auto csv = prefscore::read_manifest((dir / "m.csv").string());
+  REQUIRE(csv.size() == 2);
+  CHECK(csv[0].prompt == "a cat, sitting");
+  CHECK(csv[0].image == (dir / "sub" / "a.png").string());
+  CHECK(csv[1].prompt == "say \"hi\"");
+  CHECK(csv[1].image == (dir / "b.jpg").string());
+  fs::remove_all(dir);
+}
+
+TEST_CASE("malformed manifests name file and line", "[inputs]") {
+  const fs::path dir = fresh_dir("bad");
+  auto error_of = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    try {
+      prefscore::read_manifest((dir / name).string());
+    } catch (const prefscore::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  CHECK_THAT(error_of("a.jsonl", "{\"image\": \"x.png\", \"prompt\": \"p\"}\n{oops\n"),
+             Catch::Contains("a.jsonl:2: not valid JSON"));
+  CHECK_THAT(error_of("b.jsonl", "{\"image\": \"x.png\"}\n"),
+             Catch::Contains("b.jsonl:1: needs string fields \"image\" and \"prompt\""));
+  CHECK_THAT(error_of("c.csv", "file,text\nx.png,p\n"),
+             Catch::Contains("c.csv:1: CSV header must name the columns image and prompt"));
+  CHECK_THAT(error_of("d.csv", "image,prompt\n\"x.png,p\n"), Catch::Contains("d.csv:2: unterminated quoted field"));
+  CHECK_THAT(error_of("e.csv", "image,prompt,group\nx.png,p\n"),
+             Catch::Contains("e.csv:2: has 2 fields, the header needs 3"));
+  CHECK_THAT(error_of("f.jsonl", "\n\n"), Catch::Contains("f.jsonl: manifest has no rows"));
+  CHECK_THAT(error_of("g.jsonl", "{\"image\": \"\", \"prompt\": \"p\"}\n"), Catch::Contains("g.jsonl:1: empty image path"));
+  fs::remove_all(dir);
+}
