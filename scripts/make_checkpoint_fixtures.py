@@ -5,11 +5,13 @@ for the converter test (tests/test_convert.cpp). Run once with Debian's python3-
 
 - hps_tiny.pt: {'epoch', 'name', 'state_dict'} as hpsv2/img_score.py loads it
   (`checkpoint['state_dict']`), open_clip keys, float16.
+- pickscore_tiny.bin: a plain state dict, as transformers saves pytorch_model.bin (PickScore_v1,
+  CLIPModel keys), float16 to keep the file small.
 - mps_tiny.pth: a WHOLE pickled model, like MPS_overall_checkpoint.pth: an object of class
   trainer.models.clip_model.CLIPModel whose submodules are instances of classes from
   trainer.models.* and transformers.* modules that only exist while this script runs, float16
   (the release is fp16), plus a non-persistent buffer that state_dict() must leave out.
-The source tensors are tests/data/models/{openclip,mps}/*.safetensors.
+The source tensors are tests/data/models/{openclip,hf,mps}/*.safetensors.
 """
 import json
 import os
@@ -87,6 +89,8 @@ def main():
     hps = read_safetensors(os.path.join(ROOT, "tests/data/models/openclip/open_clip_model.safetensors"))
     torch.save({"epoch": 1, "name": "tiny-hps", "state_dict": {k: v.half() for k, v in hps.items()}},
                os.path.join(OUT, "hps_tiny.pt"))
+    hf = read_safetensors(os.path.join(ROOT, "tests/data/models/hf/model.safetensors"))
+    torch.save({k: v.half() for k, v in hf.items()}, os.path.join(OUT, "pickscore_tiny.bin"))
     mps = read_safetensors(os.path.join(ROOT, "tests/data/models/mps/mps_model.safetensors"))
     model = build_model(mps).half()
     assert sorted(model.state_dict()) == sorted(mps), "module tree does not reproduce the keys"

@@ -88,3 +88,12 @@ TEST_CASE("converter errors are one clear line", "[convert]") {
   CHECK(not_torch.exit_code != 0);
   CHECK_FALSE(fs::exists("/tmp/prefscore_convert_bad.safetensors"));
 }
+
+TEST_CASE("transformers pytorch_model.bin (a plain state dict) converts to the CLIPModel tensors", "[convert]") {
+  const std::string out = (fs::temp_directory_path() / "prefscore_convert_pick.safetensors").string();
+  const auto r = convert(data_path("checkpoints/pickscore_tiny.bin"), out);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  require_same_tensors(SafetensorsFile::open(out), SafetensorsFile::open(data_path("models/hf/model.safetensors")));
+  fs::remove(out);
+}
