@@ -59,12 +59,12 @@ Scorer::Scorer(const ScorerSpec& spec, const std::vector<std::string>& card_dirs
     head_ = spec.head;
     model_name_ = spec.head;
   }
-  const EncoderFrontEnd front = encoder_front_end(clip_, head_);
-  preprocess_.pipeline = front.pipeline;
-  tokenizer_options_ = front.tokenizer;
   if (head_ != "pickscore" && head_ != "hpsv2" && head_ != "mps" && head_ != "clip") {
     throw Error(head_, "unknown head; expected pickscore, hpsv2, mps or clip");
   }
+  const EncoderFrontEnd front = encoder_front_end(clip_, head_);
+  preprocess_.pipeline = front.pipeline;
+  tokenizer_options_ = front.tokenizer;
   preprocess_.image_size = static_cast<int>(clip_.architecture.image_size);
   tokenizer_ = std::make_unique<ClipTokenizer>(spec.vocab_path);
 

@@ -104,7 +104,12 @@ ScoreReport score_items(const std::vector<Scorer*>& scorers, const std::vector<S
           ImageFeatures one{features.embeds.slice(0, j, j + 1),
                             features.tokens.defined() ? features.tokens.slice(0, j, j + 1)
                                                       : at::Tensor()};
-          record(scorer.score(items[ok[j]].prompt, one), 0, &per_scorer[s][ok[j]]);
+          try {
+            record(scorer.score(items[ok[j]].prompt, one), 0, &per_scorer[s][ok[j]]);
+          } catch (const Error& e) {  // a prompt that cannot be tokenized (invalid UTF-8)
+            failed.insert(ok[j]);
+            report.skipped.push_back(items[ok[j]].image + ": " + e.what());
+          }
         }
       }
       done += std::min(items.size(), start + batch) - start;

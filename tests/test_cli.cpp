@@ -397,3 +397,16 @@ TEST_CASE("embed --image --text: files and strings to the official embeddings", 
   prefscore::testing::require_allclose(txt_data, want_txt.data(), 64, 1e-5, 0, "embed --text");
   fs::remove(out);
 }
+
+TEST_CASE("score: a manifest row whose prompt is invalid UTF-8 is skipped, the rest scored", "[cli][score]") {
+  const std::string dir = fixture_image_dir("badprompt");
+  {
+    std::ofstream m(dir + "/manifest.csv", std::ios::binary);
+    m << "image,prompt\nimg0_rgb_300x200.png,a cat\nimg1_gray_180x260.png,bad \xff byte\n";
+  }
+  const auto r = run_prefscore("score " + kTinyPick + " --manifest " + dir + "/manifest.csv --format jsonl");
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Catch::StartsWith("prefscore: skipped: " + dir + "/img1_gray_180x260.png: prompt: "));
+  CHECK(parse_jsonl(r.out).size() == 1);
+  fs::remove_all(dir);
+}
