@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "output.h"
 #include "prefscore/error.h"
 #include "prefscore/image.h"
 
@@ -30,13 +31,11 @@ void preprocess(const PreprocessCliOptions& opts, Context& context) {
   options.decode.max_pixels = opts.max_pixels;
   options.decode.exif_transpose = opts.exif_transpose;
   const PreprocessedBatch batch = preprocess_files(opts.images, options);
-  for (const std::string& message : batch.skipped)
-    std::cerr << "prefscore: skipped " << message << "\n";
+  report_skipped(batch.skipped, context);
   write_pixel_values(opts.output, batch, options);
   if (!batch.skipped.empty()) {
     std::cerr << "prefscore: " << batch.skipped.size() << " image(s) skipped, "
               << batch.images.size() << " written to " << opts.output << "\n";
-    context.exit_code = kExitSkipped;
   }
 }
 

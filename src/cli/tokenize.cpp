@@ -49,10 +49,10 @@ int tokenize_lines(std::istream& in, const std::string& name, const ClipTokenize
       out["attention_mask"] = tokens.attention_mask;
       std::cout << out.dump() << "\n";
     } catch (const nlohmann::json::exception& e) {
-      std::cerr << "prefscore: skipped " << where << ": not valid JSON (" << e.what() << ")\n";
+      std::cerr << "prefscore: skipped: " << where << ": not valid JSON (" << e.what() << ")\n";
       ++skipped;
     } catch (const Error& e) {
-      std::cerr << "prefscore: skipped " << e.what() << "\n";
+      std::cerr << "prefscore: skipped: " << e.what() << "\n";
       ++skipped;
     }
   }
