@@ -66,6 +66,7 @@ Scorer::Scorer(const ScorerSpec& spec, const std::vector<std::string>& card_dirs
   preprocess_.pipeline = front.pipeline;
   tokenizer_options_ = front.tokenizer;
   preprocess_.image_size = static_cast<int>(clip_.architecture.image_size);
+  preprocess_.decode = spec.decode;
   tokenizer_ = std::make_unique<ClipTokenizer>(spec.vocab_path);
 
   if (head_ == "mps") {

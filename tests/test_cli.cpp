@@ -410,3 +410,12 @@ TEST_CASE("score: a manifest row whose prompt is invalid UTF-8 is skipped, the r
   CHECK(parse_jsonl(r.out).size() == 1);
   fs::remove_all(dir);
 }
+
+TEST_CASE("score --max-pixels refuses large images before decoding them", "[cli][score]") {
+  const auto r = run_prefscore("score " + kTinyPick + " -p x " + data_path("pipeline/inputs") +
+                               " --max-pixels 100000 --format jsonl");
+  CHECK(r.exit_code == 3);
+  CHECK(parse_jsonl(r.out).size() == 2);  // the two 512x512 images are skipped
+  CHECK_THAT(r.err, Catch::Contains("img3_astronaut_512x512.jpg: image is 512x512 = 262144 pixels, "
+                                    "more than the limit of 100000"));
+}

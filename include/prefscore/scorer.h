@@ -25,6 +25,7 @@ struct ScorerSpec {
   std::string head;        // card-less checkpoints: pickscore | hpsv2 | mps | clip
   std::vector<std::string> conditions;  // MPS: which conditions (empty = overall); others ignore it
   std::string vocab_path;  // bpe_simple_vocab_16e6.txt.gz
+  DecodeOptions decode;    // pixel limit, EXIF orientation (off, as in the official code)
 };
 
 // The official MPS condition texts: "overall" is the string of MPS's eval scripts; aesthetics,

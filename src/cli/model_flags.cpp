@@ -31,6 +31,13 @@ void add_model_flags(CLI::App& command, ModelFlags& flags, bool allow_several_mo
                      "list, or all [default: overall]");
   command.add_option("--batch-size", flags.batch_size, "Images per model call [default: 8]")
       ->check(CLI::PositiveNumber);
+  command.add_option("--max-pixels", flags.max_pixels,
+                     "Refuse (skip) images with more pixels, checked before decoding "
+                     "[default: 100000000]")
+      ->check(CLI::PositiveNumber);
+  command.add_flag("--exif-transpose", flags.exif_transpose,
+                   "Rotate images by their EXIF orientation first (the official tools do not) "
+                   "[default: off]");
   add_run_flags(command, flags.run);
 }
 
@@ -63,6 +70,8 @@ std::vector<std::unique_ptr<Scorer>> open_scorers(const ModelFlags& flags, const
     spec.head = flags.head;
     spec.vocab_path = context.vocab_path;
     spec.conditions = conditions;
+    spec.decode.max_pixels = flags.max_pixels;
+    spec.decode.exif_transpose = flags.exif_transpose;
     scorers.push_back(std::make_unique<Scorer>(spec, context.card_dirs, context.weights_home, run));
   }
   const bool any_mps = std::any_of(scorers.begin(), scorers.end(),

@@ -24,6 +24,8 @@ struct ModelFlags {
   std::string config;
   std::string condition = "overall";
   int batch_size = 8;
+  uint64_t max_pixels = 100'000'000;
+  bool exif_transpose = false;
   RunFlags run;
 };
 
