@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Write tests/data/checkpoints/: the tiny fixture weights saved in the official PICKLED formats,
-for the converter test (tests/test_convert.cpp). Run once with Debian's python3-torch:
-    /usr/bin/python3 scripts/make_checkpoint_fixtures.py
+"""Write the tiny fixture weights in the official PICKLED formats into OUT_DIR, for the converter
+test (tests/test_convert.cpp runs this first, into a temporary folder, so the repository does not
+carry three more copies of the same weights). Needs Debian's python3-torch:
+    /usr/bin/python3 scripts/make_checkpoint_fixtures.py OUT_DIR
 
 - hps_tiny.pt: {'epoch', 'name', 'state_dict'} as hpsv2/img_score.py loads it
   (`checkpoint['state_dict']`), open_clip keys, float16.
@@ -23,7 +24,6 @@ import torch
 from torch import nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "tests", "data", "checkpoints")
 DTYPES = {"F32": torch.float32, "F16": torch.float16, "I64": torch.int64}
 
 
@@ -85,6 +85,9 @@ def build_model(tensors):
 
 
 def main():
+    if len(sys.argv) != 2:
+        raise SystemExit(__doc__)
+    OUT = sys.argv[1]
     os.makedirs(OUT, exist_ok=True)
     hps = read_safetensors(os.path.join(ROOT, "tests/data/models/openclip/open_clip_model.safetensors"))
     torch.save({"epoch": 1, "name": "tiny-hps", "state_dict": {k: v.half() for k, v in hps.items()}},

@@ -1,6 +1,7 @@
-// scripts/convert_checkpoint.py on the tiny weights saved in the official pickled formats
-// (tests/data/checkpoints/, made by scripts/make_checkpoint_fixtures.py): an HPS v2 style
-// {'state_dict': ...} .pt and an MPS style whole pickled model whose classes are not importable.
+// scripts/convert_checkpoint.py on the tiny fixture weights saved in the official pickled formats
+// by scripts/make_checkpoint_fixtures.py (run first, into a temporary folder): an HPS v2 style
+// {'state_dict': ...} .pt, an MPS style whole pickled model whose classes are not importable, and
+// a transformers pytorch_model.bin state dict.
 // The converted files must hold exactly the original tensors (the fixtures are float16, as the
 // releases are) under the official key names, and load into prefscore with no missing or unused
 // tensor. Needs Debian's python3-torch (scripts/setup.sh installs it).
@@ -21,6 +22,21 @@ using prefscore::testing::data_path;
 namespace {
 
 namespace fs = std::filesystem;
+
+// The official-format checkpoints, written once per test run.
+std::string checkpoint(const std::string& name) {
+  static const std::string dir = [] {
+    const std::string out = (fs::temp_directory_path() / "prefscore_convert_fixtures").string();
+    fs::remove_all(out);
+    const auto r = prefscore::testing::run_command(
+        "/usr/bin/python3 " + std::string(PREFSCORE_SOURCE_DIR) +
+        "/scripts/make_checkpoint_fixtures.py " + out);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    return out;
+  }();
+  return dir + "/" + name;
+}
 
 prefscore::testing::CliResult convert(const std::string& input, const std::string& output) {
   const std::string script = std::string(PREFSCORE_SOURCE_DIR) + "/scripts/convert_checkpoint.py";
@@ -44,7 +60,7 @@ void require_same_tensors(const SafetensorsFile& converted, const SafetensorsFil
 
 TEST_CASE("HPS v2 .pt ({'state_dict': ...}) converts to the open_clip tensors", "[convert]") {
   const std::string out = (fs::temp_directory_path() / "prefscore_convert_hps.safetensors").string();
-  const auto r = convert(data_path("checkpoints/hps_tiny.pt"), out);
+  const auto r = convert(checkpoint("hps_tiny.pt"), out);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("62 tensors, sha256 "));
@@ -63,7 +79,7 @@ TEST_CASE("HPS v2 .pt ({'state_dict': ...}) converts to the open_clip tensors", 
 
 TEST_CASE("MPS whole pickled model converts without MPS's classes", "[convert]") {
   const std::string out = (fs::temp_directory_path() / "prefscore_convert_mps.safetensors").string();
-  const auto r = convert(data_path("checkpoints/mps_tiny.pth"), out);
+  const auto r = convert(checkpoint("mps_tiny.pth"), out);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   const auto converted = SafetensorsFile::open(out);
@@ -91,7 +107,7 @@ TEST_CASE("converter errors are one clear line", "[convert]") {
 
 TEST_CASE("transformers pytorch_model.bin (a plain state dict) converts to the CLIPModel tensors", "[convert]") {
   const std::string out = (fs::temp_directory_path() / "prefscore_convert_pick.safetensors").string();
-  const auto r = convert(data_path("checkpoints/pickscore_tiny.bin"), out);
+  const auto r = convert(checkpoint("pickscore_tiny.bin"), out);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   require_same_tensors(SafetensorsFile::open(out), SafetensorsFile::open(data_path("models/hf/model.safetensors")));
