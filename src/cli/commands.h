@@ -33,5 +33,6 @@ void add_preprocess(CLI::App& app, Context& context);
 void add_score(CLI::App& app, Context& context);
 void add_rank(CLI::App& app, Context& context);
 void add_compare(CLI::App& app, Context& context);
+void add_eval(CLI::App& app, Context& context);
 
 }  // namespace prefscore::cli

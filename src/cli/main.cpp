@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
   prefscore::cli::add_score(app, context);
   prefscore::cli::add_rank(app, context);
   prefscore::cli::add_compare(app, context);
+  prefscore::cli::add_eval(app, context);
   prefscore::cli::add_embed(app, context);
   prefscore::cli::add_preprocess(app, context);
   prefscore::cli::add_tokenize(app, context);
