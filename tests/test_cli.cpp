@@ -177,9 +177,7 @@ namespace fs = std::filesystem;
 
 // The pipeline fixture's four images copied into a fresh folder (plus whatever a test adds).
 std::string fixture_image_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("prefscore_cli_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const fs::path dir = prefscore::testing::fresh_temp_dir("cli_" + name);
   for (const char* f : {"img0_rgb_300x200.png", "img1_gray_180x260.png", "img2_rgba_512x512.png",
                         "img3_astronaut_512x512.jpg"}) {
     fs::copy_file(data_path(std::string("pipeline/inputs/") + f), dir / f);

@@ -24,13 +24,6 @@ const Json& expected() {
   return j;
 }
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("prefscore_cli_eval_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 std::string write_lines(const fs::path& path, const std::vector<std::string>& lines) {
   std::ofstream out(path);
   for (const std::string& line : lines) out << line << "\n";
@@ -86,7 +79,7 @@ TEST_CASE("eval pairs reproduces the Pick-a-Pic numbers", "[cli_eval]") {
 }
 
 TEST_CASE("eval rankings: hpdv2 and imagereward styles", "[cli_eval]") {
-  const fs::path dir = fresh_dir("rankings");
+  const fs::path dir = prefscore::testing::fresh_temp_dir("cli_eval_rankings");
   const Json& hpd = expected()["hpdv2"];
   const auto hpd_run = run_prefscore(
       "eval rankings '" + ranking_rows(dir / "hpd.jsonl", hpd["items"]) + "' --style hpdv2");
@@ -126,7 +119,7 @@ TEST_CASE("eval rankcorr: Spearman and Kendall tau-b with p-values", "[cli_eval]
         {"name", row["model"]}, {"metric", row["mean_score_a"]}, {"human", row["human_win_rate"]}}
                         .dump());
   }
-  const fs::path dir = fresh_dir("rankcorr");
+  const fs::path dir = prefscore::testing::fresh_temp_dir("cli_eval_rankcorr");
   const auto run = run_prefscore("eval rankcorr '" + write_lines(dir / "m.jsonl", lines) + "'");
   INFO(run.err);
   REQUIRE(run.exit_code == 0);
@@ -139,7 +132,7 @@ TEST_CASE("eval rankcorr: Spearman and Kendall tau-b with p-values", "[cli_eval]
 
 TEST_CASE("eval: malformed rows are skipped (exit 3) or fatal under --strict (exit 1)",
           "[cli_eval]") {
-  const fs::path dir = fresh_dir("malformed");
+  const fs::path dir = prefscore::testing::fresh_temp_dir("cli_eval_malformed");
   const std::string path = write_lines(
       dir / "pairs.jsonl",
       {R"({"split": "validation_unique", "label": "0", "score_0": 0.3, "score_1": 0.2})",

@@ -10,19 +10,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("prefscore_inputs_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 void touch(const fs::path& p) { std::ofstream(p) << "x"; }
 
 }  // namespace
 
 TEST_CASE("folders are walked recursively, image extensions only, sorted, loops skipped", "[inputs]") {
-  const fs::path dir = fresh_dir("walk");
+  const fs::path dir = prefscore::testing::fresh_temp_dir("inputs_walk");
   fs::create_directories(dir / "b" / "deep");
   touch(dir / "z.PNG");
   touch(dir / "a.jpg");
@@ -44,7 +37,7 @@ TEST_CASE("folders are walked recursively, image extensions only, sorted, loops 
 }
 
 TEST_CASE("manifests: JSONL and CSV rows, paths relative to the manifest", "[inputs]") {
-  const fs::path dir = fresh_dir("manifest");
+  const fs::path dir = prefscore::testing::fresh_temp_dir("inputs_manifest");
   {
     std::ofstream j(dir / "m.jsonl");
     j << R"({"image": "a.png", "prompt": "a cat", "group": "g1"})" << "\n\n"
@@ -69,7 +62,7 @@ TEST_CASE("manifests: JSONL and CSV rows, paths relative to the manifest", "[inp
 }
 
 TEST_CASE("malformed manifests name file and line", "[inputs]") {
-  const fs::path dir = fresh_dir("bad");
+  const fs::path dir = prefscore::testing::fresh_temp_dir("inputs_bad");
   auto error_of = [&](const std::string& name, const std::string& text) {
     std::ofstream(dir / name) << text;
     try {

@@ -35,13 +35,6 @@ void check_close(double got, double want, const std::string& what) {
   require_allclose(&got, &want, 1, kTol, 0.0, what);
 }
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("prefscore_metrics_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 std::string write_lines(const fs::path& path, const std::vector<std::string>& lines) {
   std::ofstream out(path);
   for (const std::string& line : lines) out << line << "\n";
@@ -160,7 +153,7 @@ TEST_CASE("model ranking: Spearman and Kendall tau-b with scipy's p-values", "[m
   check_close(tau.statistic, want["kendall_tau_b"].get<double>(), "kendall_tau_b");
   check_close(tau.p_value, want["kendall_p"].get<double>(), "kendall_p");
 
-  const fs::path dir = fresh_dir("rankcorr");
+  const fs::path dir = prefscore::testing::fresh_temp_dir("metrics_rankcorr");
   std::vector<std::string> lines;
   for (const Json& row : want["table"]) {
     lines.push_back(Json{
@@ -188,7 +181,7 @@ TEST_CASE("HPD v2 ranking accuracy reproduces expected.json", "[metrics]") {
   }
   require_allclose(got_scores.data(), want_scores.data(), got_scores.size(), kTol, 0.0,
                    "hpdv2 inversion_score");
-  const fs::path dir = fresh_dir("hpdv2");
+  const fs::path dir = prefscore::testing::fresh_temp_dir("metrics_hpdv2");
   const auto report =
       prefscore::evaluate_ranking_file(write_ranking_file(dir / "hpdv2.jsonl", want["items"]),
                                        prefscore::RankingStyle::kHpdv2, false);
@@ -208,7 +201,7 @@ TEST_CASE("ImageReward per-prompt Spearman reproduces expected.json", "[metrics]
   }
   require_allclose(got_rho.data(), want_rho.data(), got_rho.size(), kTol, 0.0,
                    "imagereward spearman");
-  const fs::path dir = fresh_dir("imagereward");
+  const fs::path dir = prefscore::testing::fresh_temp_dir("metrics_imagereward");
   const auto report =
       prefscore::evaluate_ranking_file(write_ranking_file(dir / "ir.jsonl", want["items"]),
                                        prefscore::RankingStyle::kImageReward, false);
@@ -307,7 +300,7 @@ TEST_CASE("bootstrap interval: seeded, around the mean, degenerate for constants
 }
 
 TEST_CASE("malformed rows are skipped with FILE:LINE, fatal under strict", "[metrics]") {
-  const fs::path dir = fresh_dir("malformed");
+  const fs::path dir = prefscore::testing::fresh_temp_dir("metrics_malformed");
   const std::string path =
       write_lines(dir / "pairs.jsonl",
                   {R"({"split": "validation", "label": "0", "score_0": 0.3, "score_1": 0.2})",

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <cstddef>
@@ -19,6 +20,14 @@ namespace prefscore::testing {
 
 inline std::string data_path(const std::string& relative) {
   return std::string(PREFSCORE_TEST_DATA_DIR) + "/" + relative;
+}
+
+// An empty folder <tmp>/prefscore_<name> (removed first if a previous run left it).
+inline std::filesystem::path fresh_temp_dir(const std::string& name) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("prefscore_" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
 }
 
 // Checks |got[i] - want[i]| <= atol + rtol * |want[i]| for every i, reports the first violation and
