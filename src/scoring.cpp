@@ -51,6 +51,12 @@ void fill_probabilities(ScoreReport* report,
   }
 }
 
+// Row j of a batch's features, as a batch of one.
+ImageFeatures feature_row(const ImageFeatures& features, int64_t j) {
+  return ImageFeatures{features.embeds.slice(0, j, j + 1),
+                       features.tokens.defined() ? features.tokens.slice(0, j, j + 1) : at::Tensor()};
+}
+
 void record(const PromptScores& scores, std::size_t i, ItemScores* out) {
   const at::Tensor s = scores.scores.to(torch::kFloat32).contiguous();
   const at::Tensor z = scores.scaled.to(torch::kFloat32).contiguous();
@@ -101,11 +107,9 @@ ScoreReport score_items(const std::vector<Scorer*>& scorers, const std::vector<S
       if (!ok.empty()) {
         const ImageFeatures features = scorer.encode_images(stack_pixel_values(pixels));
         for (std::size_t j = 0; j < ok.size(); ++j) {
-          ImageFeatures one{features.embeds.slice(0, j, j + 1),
-                            features.tokens.defined() ? features.tokens.slice(0, j, j + 1)
-                                                      : at::Tensor()};
           try {
-            record(scorer.score(items[ok[j]].prompt, one), 0, &per_scorer[s][ok[j]]);
+            record(scorer.score(items[ok[j]].prompt, feature_row(features, static_cast<int64_t>(j))),
+                   0, &per_scorer[s][ok[j]]);
           } catch (const Error& e) {  // a prompt that cannot be tokenized (invalid UTF-8)
             failed.insert(ok[j]);
             report.skipped.push_back(items[ok[j]].image + ": " + e.what());
@@ -141,11 +145,8 @@ ScoreReport score_pixel_batch(const std::vector<Scorer*>& scorers, const at::Ten
       const int64_t end = std::min(pixel_values.size(0), start + batch);
       const ImageFeatures features = scorers[s]->encode_images(pixel_values.slice(0, start, end));
       for (int64_t j = 0; j < end - start; ++j) {
-        ImageFeatures one{features.embeds.slice(0, j, j + 1),
-                          features.tokens.defined() ? features.tokens.slice(0, j, j + 1)
-                                                    : at::Tensor()};
         const auto i = static_cast<std::size_t>(start + j);
-        record(scorers[s]->score(items[i].prompt, one), 0, &per_scorer[s][i]);
+        record(scorers[s]->score(items[i].prompt, feature_row(features, j)), 0, &per_scorer[s][i]);
       }
       if (options.progress) {
         options.progress(s * items.size() + static_cast<std::size_t>(end),

@@ -29,7 +29,7 @@ void compare(const CompareOptions& opts, Context& context) {
                                         {opts.images[1], opts.prompt, "pair"}};
   const ScoreReport report = score_items(raw_pointers(scorers), items, ScoreRunOptions{});
   if (report.items.size() != 2) {
-    for (const std::string& s : report.skipped) std::cerr << "prefscore: skipped: " << s << "\n";
+    print_skipped(report.skipped);
     throw Error("compare", "both images must be readable to compare them");
   }
   const std::size_t per_item = report.columns.size();

@@ -58,7 +58,7 @@ ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& sco
   }
   progress.finish();
   if (report.items.empty()) {
-    for (const std::string& s : report.skipped) std::cerr << "prefscore: skipped: " << s << "\n";
+    print_skipped(report.skipped);
     throw Error("", "none of the " + std::to_string(report.skipped.size()) +
                         " images could be scored (each reported above)");
   }

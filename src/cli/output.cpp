@@ -35,8 +35,12 @@ void emit(const std::string& text, const std::string& path) {
   }
 }
 
-void report_skipped(const std::vector<std::string>& skipped, Context& context) {
+void print_skipped(const std::vector<std::string>& skipped) {
   for (const std::string& s : skipped) std::cerr << "prefscore: skipped: " << s << "\n";
+}
+
+void report_skipped(const std::vector<std::string>& skipped, Context& context) {
+  print_skipped(skipped);
   if (!skipped.empty()) context.exit_code = kExitSkipped;
 }
 

@@ -13,7 +13,9 @@ namespace prefscore::cli {
 std::string resolve_format(const std::string& requested, const std::string& output_path);
 // Writes to stdout when `path` is empty, else atomically to `path`.
 void emit(const std::string& text, const std::string& path);
-// One stderr line per skipped input ("prefscore: skipped: <path>: <reason>"); sets exit code 3.
+// One stderr line per skipped input: "prefscore: skipped: <path>: <reason>".
+void print_skipped(const std::vector<std::string>& skipped);
+// print_skipped, and exit code 3 when anything was skipped.
 void report_skipped(const std::vector<std::string>& skipped, Context& context);
 // A progress line on stderr when it is a terminal: images done, images/s, ETA.
 class Progress {
