@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "prefscore/csv.h"
 #include "prefscore/error.h"
 
 namespace prefscore {
@@ -19,36 +20,6 @@ bool has_image_extension(const fs::path& p) {
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".webp" || ext == ".bmp";
-}
-
-// One CSV record (RFC 4180: quotes, doubled quotes); a quoted field may not span lines here.
-std::vector<std::string> split_csv(const std::string& line, const std::string& where) {
-  std::vector<std::string> fields;
-  std::string field;
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        field.push_back('"');
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        field.push_back(c);
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.push_back(field);
-      field.clear();
-    } else if (c != '\r') {
-      field.push_back(c);
-    }
-  }
-  if (quoted) throw Error(where, "unterminated quoted field");
-  fields.push_back(field);
-  return fields;
 }
 
 std::string resolve(const fs::path& base, const std::string& image) {
@@ -107,7 +78,7 @@ std::vector<ScoreItem> read_manifest(const std::string& path) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     ScoreItem item;
     if (csv) {
-      const std::vector<std::string> fields = split_csv(line, where);
+      const std::vector<std::string> fields = split_csv_record(line, where);
       if (image_col < 0) {
         for (std::size_t i = 0; i < fields.size(); ++i) {
           if (fields[i] == "image") image_col = static_cast<int>(i);

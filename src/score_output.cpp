@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "prefscore/csv.h"
 #include "prefscore/io.h"
 
 namespace prefscore {
@@ -15,16 +16,6 @@ bool any_group(const ScoreReport& r) {
 
 std::string column_name(const std::pair<std::string, std::string>& c) {
   return c.second == "score" ? c.first : c.first + ":" + c.second;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 // Rows grouped by item: report.rows holds columns.size() rows per item, in column order.
@@ -64,6 +55,7 @@ std::string format_scores_jsonl(const ScoreReport& r) {
     j["model"] = s.model;
     if (s.head == "mps") j["condition"] = s.column;
     j["score"] = s.score;
+    j["logit"] = s.logit;
     j["prob"] = s.prob;
     if (s.head == "clip") j["clipscore_x100"] = 100.0 * std::max(s.score, 0.0);
     out += j.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace) + "\n";

@@ -45,7 +45,8 @@ void fill_probabilities(ScoreReport* report,
       const auto& cols = scorers[s]->columns();
       for (std::size_t c = 0; c < cols.size(); ++c) {
         report->rows.push_back(ScoreRow{k, scorers[s]->model_name(), scorers[s]->head(), cols[c],
-                                        per_scorer[s][kept[k]].score[c], probs[s][k][c]});
+                                        per_scorer[s][kept[k]].score[c], probs[s][k][c],
+                                        per_scorer[s][kept[k]].scaled[c]});
       }
     }
   }

@@ -7,10 +7,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "pipeline_fixture.h"
 #include "prefscore/safetensors.h"
 #include "test_utils.h"
 
 using prefscore::testing::data_path;
+using prefscore::testing::fixture_image_dir;
+using prefscore::testing::pipeline_expected;
 using prefscore::testing::run_prefscore;
 
 namespace {
@@ -175,27 +178,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The pipeline fixture's four images copied into a fresh folder (plus whatever a test adds).
-std::string fixture_image_dir(const std::string& name) {
-  const fs::path dir = prefscore::testing::fresh_temp_dir("cli_" + name);
-  for (const char* f : {"img0_rgb_300x200.png", "img1_gray_180x260.png", "img2_rgba_512x512.png",
-                        "img3_astronaut_512x512.jpg"}) {
-    fs::copy_file(data_path(std::string("pipeline/inputs/") + f), dir / f);
-  }
-  return dir.string();
-}
-
 std::vector<nlohmann::json> parse_jsonl(const std::string& text) {
   std::vector<nlohmann::json> rows;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
   return rows;
-}
-
-float pipeline_expected(const std::string& name, int64_t flat_index) {
-  static const auto file = prefscore::SafetensorsFile::open(data_path("pipeline/expected.safetensors"));
-  const auto& info = file.at(name);
-  return reinterpret_cast<const float*>(file.data(info))[flat_index];
 }
 
 const std::string kPrompt0 = "a photo of an astronaut riding a horse on the moon";

@@ -8,8 +8,9 @@
 
 namespace prefscore {
 
-// JSONL rows: {"image", "prompt", "group"? , "model", "condition"? (MPS), "score", "prob",
-// "clipscore_x100"? (CLIP head: 100 * max(cos, 0), the CLIPScore convention)}.
+// JSONL rows: {"image", "prompt", "group"? , "model", "condition"? (MPS), "score", "logit"
+// (exp(logit_scale)·cos), "prob" (softmax of the group's logits), "clipscore_x100"? (CLIP head:
+// 100 * max(cos, 0), the CLIPScore convention)}. `eval --scores` reads these rows back.
 std::string format_scores_jsonl(const ScoreReport& report);
 // Header: image,prompt[,group], then per (model, column) "<model>" or "<model>:<condition>" and
 // "<...>_prob". Numbers with 6 decimals.

@@ -21,7 +21,8 @@ struct ScoreRow {
   std::string head;      // Scorer::head(): pickscore, hpsv2, mps or clip
   std::string column;    // "score", or the MPS condition
   double score = 0.0;    // the metric's own score
-  double prob = 0.0;     // softmax over the group's candidates of exp(logit_scale)·cos
+  double prob = 0.0;     // softmax over the group's candidates of `logit`
+  double logit = 0.0;    // exp(logit_scale)·cos: what the softmax of pairs and groups takes
 };
 
 struct ScoreReport {

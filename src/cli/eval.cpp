@@ -1,12 +1,20 @@
 // `prefscore eval`: how often a metric agrees with people, computed as each paper's official
-// evaluation code does (prefscore/metrics.h); the inputs are score files, not images.
+// evaluation code does (prefscore/metrics.h). The rows carry scores, or name images that are
+// scored here with --model (each distinct image and prompt once) or looked up in a `prefscore
+// score` output (--scores).
 #include <memory>
 #include <string>
 
 #include "commands.h"
+#include "model_flags.h"
 #include "output.h"
+#include "prefscore/error.h"
 #include "prefscore/eval_inputs.h"
+#include "prefscore/eval_output.h"
+#include "prefscore/image_scores.h"
+#include "prefscore/io.h"
 #include "prefscore/metrics.h"
+#include "prefscore/score_output.h"
 
 namespace prefscore::cli {
 namespace {
@@ -14,7 +22,13 @@ namespace {
 struct EvalOptions {
   std::string input;
   std::string output;
+  std::string format;
   bool strict = false;
+  // rows that name images
+  ModelFlags model;
+  std::string scores;
+  std::string score_model;
+  std::string save_scores;
   // pairs
   double logit_scale = 100.0;
   std::string score_field = "score";
@@ -24,20 +38,83 @@ struct EvalOptions {
   std::string style;
 };
 
+bool model_given(const ModelFlags& m) {
+  return !m.models.empty() || !m.model_card.empty() || !m.weights.empty();
+}
+
+// The scores of the images the rows name: read from --scores, or computed with --model; null when
+// neither is given (the rows must then carry scores).
+std::unique_ptr<ImageScores> image_scores(
+    const EvalOptions& opts, std::vector<ImageRequest> (*requests_of)(const std::string&, bool),
+    Context& context) {
+  if (!opts.scores.empty()) {
+    if (model_given(opts.model)) {
+      throw Error("--scores", "reads scores computed earlier; it cannot go with --model");
+    }
+    return std::make_unique<ImageScores>(
+        read_score_file(opts.scores, opts.score_model, opts.logit_scale));
+  }
+  if (!model_given(opts.model)) return nullptr;
+  const std::vector<ImageRequest> requests = requests_of(opts.input, opts.strict);
+  if (requests.empty()) {
+    throw Error(opts.input, "no row names images to score with --model (fields image_0/image_1 "
+                            "or images)");
+  }
+  ModelFlags model = opts.model;
+  const std::vector<std::string> conditions = requested_conditions(requests);
+  if (!conditions.empty()) {
+    model.condition.clear();
+    for (const std::string& c : conditions) model.condition += (model.condition.empty() ? "" : ",") + c;
+    model.conditions_optional = true;
+  }
+  const auto scorers = open_scorers(model, context);
+  const std::vector<ScoreItem> items = items_to_score(requests);
+  Progress progress("scoring");
+  ScoreRunOptions run;
+  run.batch_size = model.batch_size;
+  run.progress = [&progress](std::size_t done, std::size_t total) { progress(done, total); };
+  const ScoreReport report = score_items(raw_pointers(scorers), items, run);
+  progress.finish();
+  if (!opts.save_scores.empty()) write_file_atomic(opts.save_scores, format_scores_jsonl(report));
+  return std::make_unique<ImageScores>(image_scores_from_report(items, report));
+}
+
 void print_report(const EvalReport& report, const EvalOptions& opts, Context& context) {
   report_skipped(report.skipped, context);
-  emit(report.json.dump(2) + "\n", opts.output);
+  std::string format = opts.format;
+  if (format.empty()) {
+    // A table on a terminal; JSON into pipes and -o files (CSV when -o ends in .csv).
+    format = resolve_format("", opts.output);
+    if (format == "jsonl") format = "json";
+  }
+  emit(format_eval_report(report.json, format), opts.output);
 }
 
 void add_common(CLI::App& cmd, EvalOptions& opts, const std::string& rows) {
-  cmd.add_option("file", opts.input, "JSONL file, one object a line: " + rows)
+  cmd.add_option("file", opts.input,
+                 "JSONL file (one object a line) or .csv with a header row: " + rows)
       ->required()
       ->check(CLI::ExistingFile);
   cmd.add_flag("--strict", opts.strict,
-               "Stop at the first malformed row (exit 1) instead of skipping it (exit 3) "
-               "[default: off]");
-  cmd.add_option("-o,--output", opts.output,
-                 "Write the JSON report here (atomically) instead of stdout");
+               "Stop at the first malformed row or missing image (exit 1) instead of skipping it "
+               "(exit 3) [default: off]");
+  cmd.add_option("-o,--output", opts.output, "Write the report here (atomically) instead of stdout");
+  cmd.add_option("--format", opts.format,
+                 "json, table or csv [default: table on a terminal, else json; csv for -o *.csv]")
+      ->check(CLI::IsMember({"json", "table", "csv"}));
+}
+
+void add_image_scoring(CLI::App& cmd, EvalOptions& opts) {
+  add_model_flags(cmd, opts.model, /*allow_several_models=*/false);
+  cmd.add_option("--scores", opts.scores,
+                 "Take the images' scores from this `prefscore score` JSONL output instead of "
+                 "running a model (image paths relative to the current folder)")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--score-model", opts.score_model,
+                 "With --scores holding several models: the model whose scores to use");
+  cmd.add_option("--save-scores", opts.save_scores,
+                 "With --model: also write the scores computed (`prefscore score` JSONL, "
+                 "atomically), to re-run the evaluation later with --scores");
 }
 
 void add_bootstrap(CLI::App& cmd, EvalOptions& opts) {
@@ -61,11 +138,13 @@ void add_eval(CLI::App& app, Context& context) {
       "split, reported on the test split");
   add_common(*pairs, *pairs_opts,
              "{\"split\": validation|test (or _unique), \"label\": \"0\"|\"1\"|\"tie\" (or "
-             "label_0), \"score_0\", \"score_1\"}");
+             "label_0), \"score_0\", \"score_1\"} or, with --model/--scores, {\"split\", \"label\", "
+             "\"prompt\", \"image_0\", \"image_1\", \"condition\"?}");
   pairs
       ->add_option("--logit-scale", pairs_opts->logit_scale,
-                   "Multiplies the scores before the softmax (the checkpoint's "
-                   "exp(logit_scale)) [default: 100]")
+                   "Multiplies the rows' scores before the softmax (the checkpoint's "
+                   "exp(logit_scale)); model logits (--model, --scores) are used as they are "
+                   "[default: 100]")
       ->check(CLI::PositiveNumber);
   pairs->add_option("--score-field", pairs_opts->score_field,
                     "Read the scores from <FIELD>_0 and <FIELD>_1 [default: score]");
@@ -75,12 +154,15 @@ void add_eval(CLI::App& app, Context& context) {
                    "..., 1 [default: 0: the official grid]")
       ->check(CLI::NonNegativeNumber);
   add_bootstrap(*pairs, *pairs_opts);
+  add_image_scoring(*pairs, *pairs_opts);
   pairs->callback([pairs_opts, &context] {
+    const auto images = image_scores(*pairs_opts, &pair_file_images, context);
     PairEvalOptions options;
     options.score_field = pairs_opts->score_field;
     options.logit_scale = pairs_opts->logit_scale;
     options.strict = pairs_opts->strict;
     options.bootstrap = pairs_opts->bootstrap;
+    options.images = images.get();
     if (pairs_opts->threshold_steps > 0) {
       options.thresholds = uniform_thresholds(pairs_opts->threshold_steps);
     }
@@ -91,7 +173,8 @@ void add_eval(CLI::App& app, Context& context) {
   CLI::App* rankings = eval->add_subcommand(
       "rankings", "Per-prompt rankings: HPD v2 ranking accuracy or ImageReward Spearman");
   add_common(*rankings, *rankings_opts,
-             "{\"prompt_id\", \"scores\": [...], \"human_rank\": [...]}");
+             "{\"prompt_id\", \"scores\": [...], \"human_rank\": [...]} or, with "
+             "--model/--scores, {\"prompt_id\", \"prompt\", \"images\": [...], \"human_rank\"}");
   rankings
       ->add_option("--style", rankings_opts->style,
                    "hpdv2: inversion score, human_rank 0 = best; imagereward: Spearman of "
@@ -99,11 +182,13 @@ void add_eval(CLI::App& app, Context& context) {
       ->required()
       ->check(CLI::IsMember({"hpdv2", "imagereward"}));
   add_bootstrap(*rankings, *rankings_opts);
+  add_image_scoring(*rankings, *rankings_opts);
   rankings->callback([rankings_opts, &context] {
+    const auto images = image_scores(*rankings_opts, &ranking_file_images, context);
     const RankingStyle style =
         rankings_opts->style == "hpdv2" ? RankingStyle::kHpdv2 : RankingStyle::kImageReward;
     print_report(evaluate_ranking_file(rankings_opts->input, style, rankings_opts->strict,
-                                       rankings_opts->bootstrap),
+                                       rankings_opts->bootstrap, images.get()),
                  *rankings_opts, context);
   });
 

@@ -76,7 +76,7 @@ std::vector<std::unique_ptr<Scorer>> open_scorers(const ModelFlags& flags, const
   }
   const bool any_mps = std::any_of(scorers.begin(), scorers.end(),
                                    [](const auto& s) { return s->head() == "mps"; });
-  if (!any_mps && flags.condition != "overall") {
+  if (!any_mps && flags.condition != "overall" && !flags.conditions_optional) {
     throw Error("--condition", "applies to MPS models only; none of the models given is MPS");
   }
   return scorers;

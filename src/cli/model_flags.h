@@ -26,6 +26,8 @@ struct ModelFlags {
   int batch_size = 8;
   uint64_t max_pixels = 100'000'000;
   bool exif_transpose = false;
+  // eval: the conditions come from the input rows, and a model without conditions ignores them.
+  bool conditions_optional = false;
   RunFlags run;
 };
 

@@ -1,0 +1,39 @@
+// The whole-path golden fixture (tests/data/pipeline: four images, five prompts, the official
+// scores of every head) as the end-to-end tests use it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "prefscore/safetensors.h"
+#include "test_utils.h"
+
+namespace prefscore::testing {
+
+inline const std::vector<std::string>& pipeline_images() {
+  static const std::vector<std::string> names = {"img0_rgb_300x200.png", "img1_gray_180x260.png",
+                                                 "img2_rgba_512x512.png",
+                                                 "img3_astronaut_512x512.jpg"};
+  return names;
+}
+
+// The four images copied into a fresh temporary folder named after `name` (plus whatever a test
+// adds); returns its path.
+inline std::string fixture_image_dir(const std::string& name) {
+  const std::filesystem::path dir = fresh_temp_dir("cli_" + name);
+  for (const std::string& f : pipeline_images()) {
+    std::filesystem::copy_file(data_path("pipeline/inputs/" + f), dir / f);
+  }
+  return dir.string();
+}
+
+// Element `flat_index` of the float32 tensor `name` of pipeline/expected.safetensors.
+inline float pipeline_expected(const std::string& name, int64_t flat_index) {
+  static const auto file = SafetensorsFile::open(data_path("pipeline/expected.safetensors"));
+  const auto& info = file.at(name);
+  return reinterpret_cast<const float*>(file.data(info))[flat_index];
+}
+
+}  // namespace prefscore::testing
