@@ -229,6 +229,11 @@ TEST_CASE("eval pairs --model MPS: each row scored under its condition", "[cli_e
     CHECK(g["n_test"].get<int>() == n);
     CHECK(g["test_accuracy"].get<double>() == Approx(sum / n).margin(1e-12));
   }
+  // Rows without a condition: --condition names the one to score under, and only one.
+  const std::string plain = pair_rows(dir / "plain.jsonl", pair_cases({}));
+  const auto all = run_prefscore("eval pairs '" + plain + "' " + kTinyMps + " --condition all");
+  CHECK(all.exit_code == 1);
+  CHECK_THAT(all.err, Catch::Contains("--condition: eval scores each row under one condition"));
   fs::remove_all(dir);
 }
 

@@ -68,6 +68,10 @@ std::unique_ptr<ImageScores> image_scores(
     model.conditions_optional = true;
   }
   const auto scorers = open_scorers(model, context);
+  if (conditions.empty() && scorers.front()->columns().size() > 1) {
+    throw Error("--condition", "eval scores each row under one condition: name one, or give the "
+                               "rows a \"condition\" field");
+  }
   const std::vector<ScoreItem> items = items_to_score(requests);
   Progress progress("scoring");
   ScoreRunOptions run;
