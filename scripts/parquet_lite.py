@@ -480,6 +480,8 @@ class ParquetFile:
             elif page_type == PAGE_DATA_V1:
                 dh = header.get(5, {})
                 n = dh.get(1, 0)
+                if not 0 <= n <= rows - len(values):
+                    raise _Malformed(f"a page of {n} values where {rows - len(values)} rows remain")
                 data = _decompress(codec, body, uncompressed)
                 dpos = 0
                 defs = None
@@ -501,6 +503,8 @@ class ParquetFile:
             elif page_type == PAGE_DATA_V2:
                 dh = header.get(8, {})
                 n = dh.get(1, 0)
+                if not 0 <= n <= rows - len(values):
+                    raise _Malformed(f"a page of {n} values where {rows - len(values)} rows remain")
                 def_len = dh.get(5, 0)
                 rep_len = dh.get(6, 0)
                 if rep_len + def_len > len(body):
@@ -567,8 +571,12 @@ class ParquetFile:
 
 def read_columns(path, names=None):
     """Reads the named columns (all when None) of a flat Parquet file: ({name: [values]}, rows)."""
-    f = ParquetFile(path)
-    return f.read(names), f.num_rows
+    try:
+        f = ParquetFile(path)
+        return f.read(names), f.num_rows
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, struct.error) as e:
+        # Metadata of the wrong shape (e.g. a list where a struct belongs) in a damaged file.
+        raise ParquetError(path, f"corrupt file ({type(e).__name__}: {e})")
 
 
 def _json_value(v):
