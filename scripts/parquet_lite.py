@@ -208,7 +208,8 @@ def snappy_decompress(data):
             pattern = bytes(out[start:])
             out += (pattern * (length // offset + 1))[:length]
     if len(out) != expected:
-        raise _Malformed(f"snappy data decompresses to {len(out)} bytes, its header says {expected}")
+        raise _Malformed(f"snappy data decompresses to {len(out)} bytes, its header says "
+                         f"{expected}")
     return bytes(out)
 
 

@@ -157,7 +157,8 @@ class ImageStore:
         return None
 
     def put_file(self, relative, source, link):
-        """Copies (or, with link, symlinks) `source` to images/<relative>; returns None or why not."""
+        """Copies (or, with link, symlinks) `source` to images/<relative>; returns None, or why
+        it cannot."""
         dest = self._dest(relative)
         if not os.path.isfile(source):
             return f"image {source} does not exist"

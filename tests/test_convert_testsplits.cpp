@@ -3,13 +3,12 @@
 // writers, hand-written test.json files in the official layouts. Expected rows and bytes come from
 // the writers' input (the README's tables, the jpeg/ and image folders), not from the converters.
 // Runs /usr/bin/python3 (standard library only; the Pick-a-Pic cases force the pure-Python reader).
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -33,11 +32,13 @@ std::string quote(const std::string& s) {
 }
 
 CliResult run_script(const std::string& script, const std::string& args) {
-  return run_command("/usr/bin/python3 " + quote(std::string(PREFSCORE_SOURCE_DIR) + "/scripts/" +
-                                                 script) + " " + args);
+  return run_command("/usr/bin/python3 " +
+                     quote(std::string(PREFSCORE_SOURCE_DIR) + "/scripts/" + script) + " " + args);
 }
 
-std::string convert_data(const std::string& relative) { return quote(data_path("convert/" + relative)); }
+std::string convert_data(const std::string& relative) {
+  return quote(data_path("convert/" + relative));
+}
 
 std::string read_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -77,8 +78,8 @@ std::vector<Json> validation_pairs() {
   return {pair("validation/0", "validation", "a red fox in the snow", "0a", "0b", "0"),
           pair("validation/1", "validation", "a red fox in the snow", "0a", "0c", "1"),
           pair("validation/2", "validation",
-               "Ciudad de M\u00e9xico al atardecer, \u6771\u4eac\u30bf\u30ef\u30fc \"quoted\"", "0d",
-               "0e", "tie"),
+               "Ciudad de M\u00e9xico al atardecer, \u6771\u4eac\u30bf\u30ef\u30fc \"quoted\"",
+               "0d", "0e", "tie"),
           pair("validation/3", "validation", "a bowl of ramen", "0f", "0b", "0"),
           pair("validation/4", "validation", "a bowl of ramen", "10", "11", "tie"),
           pair("validation/5", "validation", "a lighthouse at night", "0c", "10", "1")};
@@ -104,7 +105,8 @@ void require_rows(const std::vector<Json>& got, const std::vector<Json>& want) {
 // Every file under out/images is one of `uids` and equals jpeg/<uid>.jpg byte for byte.
 void require_pickapic_images(const fs::path& out, const std::vector<std::string>& uid_tails) {
   std::size_t files = 0;
-  for (const auto& entry : fs::recursive_directory_iterator(out / "images")) files += entry.is_regular_file();
+  for (const auto& entry : fs::recursive_directory_iterator(out / "images"))
+    files += entry.is_regular_file();
   CHECK(files == uid_tails.size());
   for (const auto& tail : uid_tails) {
     INFO(tail);
@@ -182,15 +184,17 @@ TEST_CASE("Pick-a-Pic: several files of one split are read in order", "[convert_
   require_rows(read_jsonl(out / "pairs.jsonl"), want);
 }
 
-TEST_CASE("Pick-a-Pic: parquetjs GZIP page-v1 file, and --only-with-label", "[convert_testsplits]") {
+TEST_CASE("Pick-a-Pic: parquetjs GZIP page-v1 file, and --only-with-label",
+          "[convert_testsplits]") {
   const fs::path out = fresh_temp_dir("convert_pickapic_gzip");
   auto r = pickapic(convert_data("pickapic_test_parquetjs_gzip.parquet"), "test", out);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  const std::vector<Json> all = {pair("test/0", "test", "a red fox", "0a", "0b", "0"),
-                                 pair("test/1", "test", "a red fox", "0b", "0c", "tie"),
-                                 pair("test/2", "test", "un zorro rojo, \u00f1and\u00fa", "0c", "0d", "1"),
-                                 pair("test/3", "test", "a red fox", "0d", "0a", "0")};
+  const std::vector<Json> all = {
+      pair("test/0", "test", "a red fox", "0a", "0b", "0"),
+      pair("test/1", "test", "a red fox", "0b", "0c", "tie"),
+      pair("test/2", "test", "un zorro rojo, \u00f1and\u00fa", "0c", "0d", "1"),
+      pair("test/3", "test", "a red fox", "0d", "0a", "0")};
   require_rows(read_jsonl(out / "pairs.jsonl"), all);
   require_pickapic_images(out, {"0a", "0b", "0c", "0d"});
 
@@ -205,7 +209,8 @@ TEST_CASE("Pick-a-Pic: parquetjs GZIP page-v1 file, and --only-with-label", "[co
 TEST_CASE("Pick-a-Pic: the default reader (pyarrow when installed) gives the same rows",
           "[convert_testsplits]") {
   const fs::path out = fresh_temp_dir("convert_pickapic_auto");
-  const auto r = pickapic(convert_data("pickapic_validation_arrowrs.parquet"), "validation", out, "");
+  const auto r =
+      pickapic(convert_data("pickapic_validation_arrowrs.parquet"), "validation", out, "");
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   require_rows(read_jsonl(out / "pairs.jsonl"), validation_pairs());
@@ -288,7 +293,8 @@ TEST_CASE("parquet_lite.py reads nullable columns of all three writers", "[conve
   CHECK(arrowrs[2]["label_1"] == 0.5);
 
   const auto hyparquet = dump("pickapic_test_hyparquet.parquet", "best_image_uid ranking_id");
-  const std::vector<Json> best_test = {uid("12"), nullptr, uid("12"), uid("0d"), uid("0d"), nullptr};
+  const std::vector<Json> best_test = {uid("12"), nullptr,   uid("12"),
+                                       uid("0d"), uid("0d"), nullptr};
   REQUIRE(hyparquet.size() == 6);
   for (std::size_t i = 0; i < 6; ++i) {
     INFO("hyparquet row " << i);
@@ -296,13 +302,18 @@ TEST_CASE("parquet_lite.py reads nullable columns of all three writers", "[conve
     CHECK(hyparquet[i]["ranking_id"] == 7001 + static_cast<int>(i));
   }
 
-  const auto parquetjs =
-      dump("pickapic_test_parquetjs_gzip.parquet", "has_label best_image_uid num_example_per_prompt");
+  const auto parquetjs = dump("pickapic_test_parquetjs_gzip.parquet",
+                              "has_label best_image_uid num_example_per_prompt");
   REQUIRE(parquetjs.size() == 4);
-  CHECK(parquetjs[0] == Json{{"has_label", true}, {"best_image_uid", uid("0a")}, {"num_example_per_prompt", 2}});
-  CHECK(parquetjs[1] == Json{{"has_label", nullptr}, {"best_image_uid", nullptr}, {"num_example_per_prompt", 2}});
-  CHECK(parquetjs[2] == Json{{"has_label", true}, {"best_image_uid", uid("0d")}, {"num_example_per_prompt", nullptr}});
-  CHECK(parquetjs[3] == Json{{"has_label", false}, {"best_image_uid", nullptr}, {"num_example_per_prompt", 2}});
+  CHECK(parquetjs[0] ==
+        Json{{"has_label", true}, {"best_image_uid", uid("0a")}, {"num_example_per_prompt", 2}});
+  CHECK(parquetjs[1] ==
+        Json{{"has_label", nullptr}, {"best_image_uid", nullptr}, {"num_example_per_prompt", 2}});
+  CHECK(parquetjs[2] == Json{{"has_label", true},
+                             {"best_image_uid", uid("0d")},
+                             {"num_example_per_prompt", nullptr}});
+  CHECK(parquetjs[3] ==
+        Json{{"has_label", false}, {"best_image_uid", nullptr}, {"num_example_per_prompt", 2}});
 
   // JPEG bytes come back as stored.
   const auto jpg = dump("pickapic_test_parquetjs_gzip.parquet", "jpg_1");
@@ -364,10 +375,15 @@ TEST_CASE("HPD v2: bad entries are reported and skipped, exit 3", "[convert_test
   INFO(r.out << r.err);
   CHECK(r.exit_code == 3);
   CHECK(count_lines(r.err) == 4);
-  CHECK_THAT(r.err, Catch::Contains("test_bad.json[0]: image ") && Catch::Contains("99999.jpg does not exist"));
-  CHECK_THAT(r.err, Catch::Contains("test_bad.json[1]: \"rank\" must be a list of 2 ints (one per image), got [0]"));
-  CHECK_THAT(r.err, Catch::Contains("test_bad.json[2]: \"rank\" must hold ints >= 0, got [0.5, 1]"));
-  CHECK_THAT(r.err, Catch::Contains("test_bad.json[3]: image path \"../test.json\" is not a relative path"));
+  CHECK_THAT(r.err, Catch::Contains("test_bad.json[0]: image ") &&
+                        Catch::Contains("99999.jpg does not exist"));
+  CHECK_THAT(r.err,
+             Catch::Contains(
+                 "test_bad.json[1]: \"rank\" must be a list of 2 ints (one per image), got [0]"));
+  CHECK_THAT(r.err,
+             Catch::Contains("test_bad.json[2]: \"rank\" must hold ints >= 0, got [0.5, 1]"));
+  CHECK_THAT(r.err, Catch::Contains(
+                        "test_bad.json[3]: image path \"../test.json\" is not a relative path"));
   require_rows(read_jsonl(out / "rankings.jsonl"),
                {{{"prompt_id", "4"},
                  {"prompt", "the one good entry"},
@@ -375,7 +391,8 @@ TEST_CASE("HPD v2: bad entries are reported and skipped, exit 3", "[convert_test
                  {"human_rank", {1, 0}}}});
   // A skipped entry leaves no image behind.
   std::size_t files = 0;
-  for (const auto& entry : fs::recursive_directory_iterator(out / "images")) files += entry.is_regular_file();
+  for (const auto& entry : fs::recursive_directory_iterator(out / "images"))
+    files += entry.is_regular_file();
   CHECK(files == 2);
 }
 
@@ -412,8 +429,10 @@ TEST_CASE("ImageReward: bad entries are reported and skipped, exit 3", "[convert
   INFO(r.out << r.err);
   CHECK(r.exit_code == 3);
   CHECK(count_lines(r.err) == 3);
-  CHECK_THAT(r.err, Catch::Contains("test_bad.json[1]: prompt id '000101-0007' repeats an earlier entry"));
-  CHECK_THAT(r.err, Catch::Contains("test_bad.json[2]: \"ranking\" must hold ints >= 1, got [0, 1]"));
+  CHECK_THAT(r.err,
+             Catch::Contains("test_bad.json[1]: prompt id '000101-0007' repeats an earlier entry"));
+  CHECK_THAT(r.err,
+             Catch::Contains("test_bad.json[2]: \"ranking\" must hold ints >= 1, got [0, 1]"));
   CHECK_THAT(r.err, Catch::Contains("test_bad.json[3]: \"id\" is missing"));
   const auto rows = read_jsonl(out / "rankings.jsonl");
   REQUIRE(rows.size() == 1);
@@ -422,28 +441,31 @@ TEST_CASE("ImageReward: bad entries are reported and skipped, exit 3", "[convert
 
 TEST_CASE("Rankings converters: fatal input errors are one line, exit 1", "[convert_testsplits]") {
   const fs::path out = fresh_temp_dir("convert_rankings_fatal");
-  const std::string script = GENERATE(std::string("convert_hpdv2.py"), std::string("convert_imagereward.py"));
+  const std::string script =
+      GENERATE(std::string("convert_hpdv2.py"), std::string("convert_imagereward.py"));
   INFO(script);
   SECTION("not a list") {
     std::ofstream(out / "test.json") << "{\"prompt\": \"x\"}";
-    const auto r = run_script(script, quote((out / "test.json").string()) + " --out " +
-                                          quote((out / "o").string()) + " --images " + quote(out.string()));
+    const auto r =
+        run_script(script, quote((out / "test.json").string()) + " --out " +
+                               quote((out / "o").string()) + " --images " + quote(out.string()));
     CHECK(r.exit_code == 1);
     CHECK(count_lines(r.err) == 1);
     CHECK_THAT(r.err, Catch::Contains("test.json: expected a JSON list of prompts, got a dict"));
   }
   SECTION("not JSON") {
     std::ofstream(out / "test.json") << "[{\"prompt\": ";
-    const auto r = run_script(script, quote((out / "test.json").string()) + " --out " +
-                                          quote((out / "o").string()) + " --images " + quote(out.string()));
+    const auto r =
+        run_script(script, quote((out / "test.json").string()) + " --out " +
+                               quote((out / "o").string()) + " --images " + quote(out.string()));
     CHECK(r.exit_code == 1);
     CHECK(count_lines(r.err) == 1);
     CHECK_THAT(r.err, Catch::Contains("test.json: not valid JSON"));
   }
   SECTION("no image folder") {
     std::ofstream(out / "test.json") << "[]";
-    const auto r = run_script(script, quote((out / "test.json").string()) + " --out " +
-                                          quote((out / "o").string()));
+    const auto r = run_script(
+        script, quote((out / "test.json").string()) + " --out " + quote((out / "o").string()));
     CHECK(r.exit_code == 1);
     CHECK_THAT(r.err, Catch::Contains("image folder does not exist"));
   }
