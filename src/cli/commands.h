@@ -16,6 +16,7 @@ constexpr int kExitFatal = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitSkipped = 3;      // finished, but some inputs were reported and skipped
 constexpr int kExitGateMissed = 4;   // a --fail-under quality gate was missed
+// 128 + the signal (130 SIGINT, 143 SIGTERM): stopped at a checkpoint, resumable.
 
 // What main() resolved from the environment once, so that no command reads it itself.
 struct Context {

@@ -24,7 +24,7 @@ void add_input_flags(CLI::App& command, InputFlags& flags) {
 }
 
 ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& scorers,
-                        int batch_size) {
+                        int batch_size, const CheckpointOptions* checkpoint) {
   Progress progress("scoring");
   ScoreRunOptions options;
   options.batch_size = batch_size;
@@ -33,10 +33,14 @@ ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& sco
   if (sources != 1) {
     throw Error("", "give exactly one of: image paths, --manifest FILE, --pixels FILE");
   }
+  const auto score = [&](const std::vector<ScoreItem>& items) {
+    return checkpoint != nullptr ? score_items_checkpointed(scorers, items, options, *checkpoint)
+                                 : score_items(scorers, items, options);
+  };
   ScoreReport report;
   if (!flags.manifest.empty()) {
     if (!flags.prompt.empty()) throw Error("--prompt", "a manifest carries its own prompts");
-    report = score_items(scorers, read_manifest(flags.manifest), options);
+    report = score(read_manifest(flags.manifest));
   } else {
     if (flags.prompt.empty()) throw Error("--prompt", "required with image paths or --pixels");
     if (!flags.pixels.empty()) {
@@ -53,7 +57,7 @@ ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& sco
         items.push_back(ScoreItem{f, flags.prompt, ""});
       }
       if (items.empty()) throw Error(flags.paths.front(), "no image files found");
-      report = score_items(scorers, items, options);
+      report = score(items);
     }
   }
   progress.finish();

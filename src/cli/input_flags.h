@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "prefscore/checkpointed_scoring.h"
 #include "prefscore/scoring.h"
 
 namespace prefscore::cli {
@@ -19,8 +20,9 @@ struct InputFlags {
 };
 
 void add_input_flags(CLI::App& command, InputFlags& flags);
-// Runs every scorer over the inputs; a progress line on a terminal.
+// Runs every scorer over the inputs; a progress line on a terminal. With `checkpoint` (an output
+// file), image inputs are scored with checkpoints into its partial file (checkpointed_scoring.h).
 ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& scorers,
-                        int batch_size);
+                        int batch_size, const CheckpointOptions* checkpoint = nullptr);
 
 }  // namespace prefscore::cli

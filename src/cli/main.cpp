@@ -25,6 +25,7 @@ constexpr const char* kExitStatusHelp =
     "  2  usage error (bad flags or arguments)\n"
     "  3  finished, but some inputs were reported on stderr and skipped\n"
     "  4  finished, but a --fail-under quality gate was missed\n"
+    "  130, 143  stopped by SIGINT / SIGTERM at a checkpoint (score -o: --resume continues)\n"
     "A closed output pipe (e.g. `prefscore ... | head`) ends the run with status 0.\n";
 
 std::string env_or(const char* name, const std::string& fallback) {

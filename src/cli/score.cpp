@@ -1,10 +1,17 @@
-// `prefscore score`: score images against their prompt with one or more models.
+// `prefscore score`: score images against their prompt with one or more models. With -o, the
+// results are checkpointed into OUT.partial as they come (a killed run continues with --resume)
+// and OUT appears, atomically, only when every image is done.
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
 #include <memory>
 
 #include "commands.h"
 #include "input_flags.h"
 #include "model_flags.h"
 #include "output.h"
+#include "prefscore/error.h"
 #include "prefscore/score_output.h"
 
 namespace prefscore::cli {
@@ -15,16 +22,56 @@ struct ScoreOptions {
   InputFlags input;
   std::string format;
   std::string output;
+  bool resume = false;
+  std::size_t checkpoint_every = 16;
 };
+
+std::atomic<int> g_stop_signal{0};
+
+// The first SIGINT/SIGTERM asks the run to stop at its next checkpoint; a second one kills.
+extern "C" void request_stop(int signal) {
+  g_stop_signal.store(signal);
+  std::signal(signal, SIG_DFL);
+}
 
 void score(const ScoreOptions& opts, Context& context) {
   const auto scorers = open_scorers(opts.model, context);
-  const ScoreReport report = run_scoring(opts.input, raw_pointers(scorers), opts.model.batch_size);
+  const bool checkpointed = !opts.output.empty() && opts.input.pixels.empty();
+  if (opts.resume && !checkpointed) {
+    throw Error("--resume", "continues a run that wrote -o FILE from image files or a manifest");
+  }
+  CheckpointOptions checkpoint;
+  checkpoint.partial_path = opts.output + ".partial";
+  checkpoint.resume = opts.resume;
+  checkpoint.items_per_checkpoint = opts.checkpoint_every;
+  checkpoint.stop_requested = [] { return g_stop_signal.load() != 0; };
+  std::error_code ec;
+  if (checkpointed && std::filesystem::exists(checkpoint.partial_path, ec) &&
+      std::filesystem::exists(opts.output, ec) &&
+      std::filesystem::last_write_time(checkpoint.partial_path, ec) <=
+          std::filesystem::last_write_time(opts.output, ec)) {
+    // Left by a run killed after its output was complete: nothing in it is missing from OUT.
+    std::filesystem::remove(checkpoint.partial_path, ec);
+  }
+  if (checkpointed) {
+    std::signal(SIGINT, request_stop);
+    std::signal(SIGTERM, request_stop);
+  }
+  ScoreReport report;
+  try {
+    report = run_scoring(opts.input, raw_pointers(scorers), opts.model.batch_size,
+                         checkpointed ? &checkpoint : nullptr);
+  } catch (const ScoringStopped& e) {
+    std::cerr << "prefscore: interrupted: " << e.what() << "\n";
+    context.exit_code = 128 + g_stop_signal.load();
+    return;
+  }
   const std::string format = resolve_format(opts.format, opts.output);
   emit(format == "csv"     ? format_scores_csv(report)
        : format == "table" ? format_scores_table(report)
                            : format_scores_jsonl(report),
        opts.output);
+  if (checkpointed) std::filesystem::remove(checkpoint.partial_path);
   report_skipped(report.skipped, context);
 }
 
@@ -40,7 +87,16 @@ void add_score(CLI::App& app, Context& context) {
                   "table, jsonl or csv [default: table on a terminal, else jsonl; with -o, from "
                   "its extension]")
       ->check(CLI::IsMember({"table", "jsonl", "csv"}));
-  cmd->add_option("-o,--output", opts->output, "Write here (atomically) instead of stdout");
+  cmd->add_option("-o,--output", opts->output,
+                  "Write here instead of stdout: results are checkpointed to OUT.partial as they "
+                  "come, and OUT is written atomically when all are done");
+  cmd->add_flag("--resume", opts->resume,
+                "Continue an interrupted -o run from OUT.partial, scoring only what it lacks "
+                "[default: off; without it an existing OUT.partial is an error]");
+  cmd->add_option("--checkpoint-every", opts->checkpoint_every,
+                  "Images per checkpoint of OUT.partial (fsync'ed; SIGINT/SIGTERM stop after the "
+                  "next one, exit 130/143) [default: 16]")
+      ->check(CLI::PositiveNumber);
   cmd->callback([opts, &context] { score(*opts, context); });
 }
 
