@@ -42,4 +42,8 @@ PilImage pil_resize_window(const PilImage& image, int width, int height, const p
 constexpr float kClipMean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 constexpr float kClipStd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
+// normalize_clip and letterbox_hpsv2 writing into `chw` (3 x height x width floats).
+void normalize_clip_into(const PilImage& rgb, float* chw);
+void letterbox_hpsv2_into(const PilImage& image, int image_size, float* chw);
+
 }  // namespace prefscore

@@ -101,6 +101,16 @@ void bicubic_plane(const uint8_t* pixels, std::size_t stride, int band, const fl
 }  // namespace
 
 PixelValues letterbox_hpsv2(const PilImage& image, int image_size) {
+  PixelValues out;
+  out.channels = 3;
+  out.height = image_size;
+  out.width = image_size;
+  out.chw.resize(3 * static_cast<std::size_t>(image_size) * image_size);
+  letterbox_hpsv2_into(image, image_size, out.chw.data());
+  return out;
+}
+
+void letterbox_hpsv2_into(const PilImage& image, int image_size, float* chw) {
   PilImage converted;
   const bool convert = image.mode != PilMode::kRGB;
   if (convert) converted = convert_to_rgb(image);
@@ -122,20 +132,15 @@ PixelValues letterbox_hpsv2(const PilImage& image, int image_size) {
   float to_unit[256];
   for (int v = 0; v < 256; ++v) to_unit[v] = static_cast<float>(v) / 255.0f;
 
-  PixelValues out;
-  out.channels = 3;
-  out.height = image_size;
-  out.width = image_size;
   const std::size_t plane = static_cast<std::size_t>(image_size) * image_size;
-  out.chw.resize(3 * plane);
   for (int c = 0; c < 3; ++c) {
     const float padding = (0.0f - kClipMean[c]) / kClipStd[c];
-    std::fill(out.chw.begin() + c * plane, out.chw.begin() + (c + 1) * plane, padding);
+    std::fill(chw + c * plane, chw + (c + 1) * plane, padding);
   }
   const uint8_t* pixels = rgb.pixels_u8.data();
   const std::size_t stride = static_cast<std::size_t>(rgb.width) * 3;
   auto store = [&](int c, int y, int x, float value) {
-    out.chw[c * plane + static_cast<std::size_t>(top + y) * image_size + left + x] =
+    chw[c * plane + static_cast<std::size_t>(top + y) * image_size + left + x] =
         (value - kClipMean[c]) / kClipStd[c];
   };
   if (!resize) {
@@ -144,7 +149,7 @@ PixelValues letterbox_hpsv2(const PilImage& image, int image_size) {
         for (int c = 0; c < 3; ++c) store(c, y, x, to_unit[pixels[y * stride + 3 * x + c]]);
       }
     }
-    return out;
+    return;
   }
   const std::vector<CubicTaps> xs = cubic_taps(rgb.width, size.width);
   const std::vector<CubicTaps> ys = cubic_taps(rgb.height, size.height);
@@ -155,7 +160,6 @@ PixelValues letterbox_hpsv2(const PilImage& image, int image_size) {
       for (int x = 0; x < size.width; ++x) store(c, y, x, resized[y * size.width + x]);
     }
   }
-  return out;
 }
 
 }  // namespace prefscore

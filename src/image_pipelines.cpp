@@ -89,7 +89,7 @@ PilImage resize_and_crop(const PilImage& image, Pipeline pipeline, int image_siz
   return cropped.mode == PilMode::kRGB ? cropped : convert_to_rgb(cropped);
 }
 
-PixelValues normalize_clip(const PilImage& rgb) {
+void normalize_clip_into(const PilImage& rgb, float* chw) {
   // torchvision: uint8 -> float32 / 255, then (x - mean) / std in float32. transformers computes
   // x * (1/255) in float64 and casts to float32: the same 256 values (checked in the tests).
   float table[3][256];
@@ -98,18 +98,22 @@ PixelValues normalize_clip(const PilImage& rgb) {
       table[c][v] = (static_cast<float>(v) / 255.0f - kClipMean[c]) / kClipStd[c];
     }
   }
+  const std::size_t plane = static_cast<std::size_t>(rgb.width) * rgb.height;
+  const uint8_t* in = rgb.pixels_u8.data();
+  for (std::size_t i = 0; i < plane; ++i) {
+    chw[i] = table[0][in[3 * i]];
+    chw[plane + i] = table[1][in[3 * i + 1]];
+    chw[2 * plane + i] = table[2][in[3 * i + 2]];
+  }
+}
+
+PixelValues normalize_clip(const PilImage& rgb) {
   PixelValues out;
   out.channels = 3;
   out.height = rgb.height;
   out.width = rgb.width;
-  const std::size_t plane = static_cast<std::size_t>(rgb.width) * rgb.height;
-  out.chw.resize(3 * plane);
-  const uint8_t* in = rgb.pixels_u8.data();
-  for (std::size_t i = 0; i < plane; ++i) {
-    out.chw[i] = table[0][in[3 * i]];
-    out.chw[plane + i] = table[1][in[3 * i + 1]];
-    out.chw[2 * plane + i] = table[2][in[3 * i + 2]];
-  }
+  out.chw.resize(3 * static_cast<std::size_t>(rgb.width) * rgb.height);
+  normalize_clip_into(rgb, out.chw.data());
   return out;
 }
 
@@ -118,14 +122,35 @@ PixelValues preprocess_image(const PilImage& image, const PreprocessOptions& opt
   return normalize_clip(resize_and_crop(image, options.pipeline, options.image_size));
 }
 
-PixelValues preprocess_file(const std::string& path, const PreprocessOptions& options) {
-  const PilImage image = load_image(path, options.decode);
+namespace {
+
+// Errors of the pipeline itself (e.g. a size PIL cannot resize to) name no file; name it.
+template <typename F>
+auto naming_path(const std::string& path, F&& run) {
   try {
-    return preprocess_image(image, options);
+    return run();
   } catch (const Error& e) {
     if (!e.path().empty()) throw;
     throw Error(path, e.reason());
   }
+}
+
+}  // namespace
+
+PixelValues preprocess_file(const std::string& path, const PreprocessOptions& options) {
+  const PilImage image = load_image(path, options.decode);
+  return naming_path(path, [&] { return preprocess_image(image, options); });
+}
+
+void preprocess_image_into(const PilImage& image, const PreprocessOptions& options,
+                           const std::string& path, float* chw) {
+  naming_path(path, [&] {
+    if (options.pipeline == Pipeline::kHpsv2) {
+      letterbox_hpsv2_into(image, options.image_size, chw);
+    } else {
+      normalize_clip_into(resize_and_crop(image, options.pipeline, options.image_size), chw);
+    }
+  });
 }
 
 }  // namespace prefscore

@@ -3,10 +3,13 @@
 #include <torch/torch.h>
 
 #include <map>
-#include <set>
+#include <optional>
 
+#include "prefscore/embedding_cache.h"
 #include "prefscore/error.h"
-#include "prefscore/image_torch.h"
+#include "prefscore/io.h"
+#include "prefscore/prefetch_pool.h"
+#include "prefscore/sha256.h"
 
 namespace prefscore {
 namespace {
@@ -75,6 +78,80 @@ ScoreReport make_report(const std::vector<Scorer*>& scorers) {
   return report;
 }
 
+// The distinct preprocessing the scorers need: an image is decoded once per distinct decode
+// options and preprocessed once per distinct pipeline, however many scorers share them.
+struct Preparation {
+  std::vector<PreprocessOptions> pipelines;
+  std::vector<std::size_t> pipeline_of;  // per scorer: index into `pipelines`
+  std::vector<std::size_t> decode_of;    // per pipeline: first pipeline with its decode options
+};
+
+bool same_decode(const DecodeOptions& a, const DecodeOptions& b) {
+  return a.max_pixels == b.max_pixels && a.exif_transpose == b.exif_transpose;
+}
+
+Preparation plan_preparation(const std::vector<Scorer*>& scorers) {
+  Preparation prep;
+  for (const Scorer* s : scorers) {
+    const PreprocessOptions& o = s->preprocess_options();
+    std::size_t p = 0;
+    while (p < prep.pipelines.size() &&
+           !(prep.pipelines[p].pipeline == o.pipeline &&
+             prep.pipelines[p].image_size == o.image_size &&
+             same_decode(prep.pipelines[p].decode, o.decode))) {
+      ++p;
+    }
+    if (p == prep.pipelines.size()) {
+      std::size_t d = 0;  // the first pipeline with these decode options: this one when none
+      while (d < prep.pipelines.size() && !same_decode(prep.pipelines[d].decode, o.decode)) ++d;
+      prep.decode_of.push_back(d);
+      prep.pipelines.push_back(o);
+    }
+    prep.pipeline_of.push_back(p);
+  }
+  return prep;
+}
+
+// What the workers found for one item.
+struct ItemState {
+  std::string error;           // the first problem, "path: reason"; empty while the item is fine
+  std::string content_sha256;  // with a cache: the file's digest
+  std::vector<std::optional<ImageFeatures>> cached;  // per scorer: features from the cache
+  std::vector<std::string> warnings;                 // unusable cache entries
+};
+
+// Reads one image file, looks its features up in the cache for each scorer, and decodes and
+// preprocesses it (into row_of(pipeline)) for each pipeline a scorer without cached features
+// needs. Runs on a worker thread; touches only `state` and the rows given to it.
+template <typename RowOf>
+void prepare_item(const std::string& path, const Preparation& prep, const EmbeddingCache* cache,
+                  const std::vector<EmbeddingKey>& keys, ItemState* state, RowOf row_of) {
+  const std::size_t scorers = prep.pipeline_of.size();
+  state->cached.assign(scorers, std::nullopt);
+  try {
+    const std::string bytes = read_file(path);
+    if (cache != nullptr) {
+      state->content_sha256 = sha256_hex(bytes);
+      for (std::size_t s = 0; s < scorers; ++s) {
+        std::string warning;
+        state->cached[s] = cache->load(keys[s], state->content_sha256, &warning);
+        if (!warning.empty()) state->warnings.push_back(std::move(warning));
+      }
+    }
+    std::vector<std::optional<PilImage>> decoded(prep.pipelines.size());
+    for (std::size_t p = 0; p < prep.pipelines.size(); ++p) {
+      bool needed = false;
+      for (std::size_t s = 0; s < scorers; ++s) needed |= prep.pipeline_of[s] == p && !state->cached[s];
+      if (!needed) continue;
+      const std::size_t d = prep.decode_of[p];
+      if (!decoded[d]) decoded[d] = decode_image(bytes, path, prep.pipelines[p].decode);
+      preprocess_image_into(*decoded[d], prep.pipelines[p], path, row_of(p));
+    }
+  } catch (const Error& e) {
+    state->error = e.what();
+  }
+}
+
 }  // namespace
 
 std::string candidate_group(const ScoreItem& item) {
@@ -85,45 +162,95 @@ ScoreReport score_items(const std::vector<Scorer*>& scorers, const std::vector<S
                         const ScoreRunOptions& options) {
   ScoreReport report = make_report(scorers);
   const std::size_t batch = static_cast<std::size_t>(std::max(1, options.batch_size));
-  std::vector<std::vector<ItemScores>> per_scorer(scorers.size(),
-                                                  std::vector<ItemScores>(items.size()));
-  std::set<std::size_t> failed;
-  std::size_t done = 0;
-  const std::size_t total = items.size() * scorers.size();
-  for (std::size_t s = 0; s < scorers.size(); ++s) {
-    Scorer& scorer = *scorers[s];
-    for (std::size_t start = 0; start < items.size(); start += batch) {
-      std::vector<std::size_t> ok;
-      std::vector<PixelValues> pixels;
-      for (std::size_t i = start; i < std::min(items.size(), start + batch); ++i) {
-        if (failed.count(i)) continue;
-        try {
-          pixels.push_back(preprocess_file(items[i].image, scorer.preprocess_options()));
-          ok.push_back(i);
-        } catch (const Error& e) {
-          failed.insert(i);
-          report.skipped.push_back(e.what());
-        }
-      }
-      if (!ok.empty()) {
-        const ImageFeatures features = scorer.encode_images(stack_pixel_values(pixels));
-        for (std::size_t j = 0; j < ok.size(); ++j) {
-          try {
-            record(scorer.score(items[ok[j]].prompt, feature_row(features, static_cast<int64_t>(j))),
-                   0, &per_scorer[s][ok[j]]);
-          } catch (const Error& e) {  // a prompt that cannot be tokenized (invalid UTF-8)
-            failed.insert(ok[j]);
-            report.skipped.push_back(items[ok[j]].image + ": " + e.what());
-          }
-        }
-      }
-      done += std::min(items.size(), start + batch) - start;
-      if (options.progress) options.progress(done, total);
+  const std::size_t n = items.size();
+  const std::size_t count = scorers.size();
+  const Preparation prep = plan_preparation(scorers);
+  std::vector<EmbeddingKey> keys;
+  if (options.cache != nullptr) {
+    for (const Scorer* s : scorers) keys.push_back(options.cache->key_for(*s));
+  }
+  // Two sets of batch buffers: the model reads one while the workers fill the other.
+  constexpr std::size_t kSlots = 2;
+  std::vector<std::vector<at::Tensor>> buffers(kSlots);
+  for (auto& slot : buffers) {
+    for (const PreprocessOptions& p : prep.pipelines) {
+      slot.push_back(torch::empty({static_cast<int64_t>(batch), 3, p.image_size, p.image_size},
+                                  torch::kFloat32));
     }
   }
+  std::vector<ItemState> states(n);
+  auto job = [&](std::size_t i) {
+    prepare_item(items[i].image, prep, options.cache, keys, &states[i], [&](std::size_t p) {
+      const at::Tensor& buffer = buffers[(i / batch) % kSlots][p];
+      return buffer.data_ptr<float>() + (i % batch) * buffer[0].numel();
+    });
+  };
+  PrefetchPool pool(n, std::max(0, options.decode_threads), kSlots * batch, job);
+
+  std::vector<std::vector<ItemScores>> per_scorer(count, std::vector<ItemScores>(n));
+  std::vector<bool> failed(n, false);
+  for (std::size_t start = 0; start < n; start += batch) {
+    const std::size_t end = std::min(n, start + batch);
+    pool.wait_until(end);
+    const std::vector<at::Tensor>& slot = buffers[(start / batch) % kSlots];
+    for (std::size_t s = 0; s < count; ++s) {
+      Scorer& scorer = *scorers[s];
+      std::vector<int64_t> rows;  // rows of the batch buffer that go through the image tower
+      for (std::size_t i = start; i < end; ++i) {
+        if (states[i].error.empty() && !states[i].cached[s]) rows.push_back(int64_t(i - start));
+      }
+      ImageFeatures computed;
+      if (!rows.empty()) {
+        const at::Tensor& buffer = slot[prep.pipeline_of[s]];
+        const bool whole = rows.size() == end - start;
+        computed = scorer.encode_images(
+            whole ? buffer.slice(0, 0, int64_t(end - start))
+                  : buffer.index_select(0, torch::tensor(rows, torch::kInt64)));
+        report.images_encoded += rows.size();
+      }
+      std::size_t next_row = 0;
+      for (std::size_t i = start; i < end; ++i) {
+        ItemState& st = states[i];
+        if (!st.error.empty()) continue;
+        ImageFeatures features;
+        if (st.cached[s]) {
+          const c10::Device device = scorer.clip().options().device;
+          features = ImageFeatures{st.cached[s]->embeds.to(device),
+                                   st.cached[s]->tokens.defined() ? st.cached[s]->tokens.to(device)
+                                                                  : at::Tensor()};
+          ++report.cache_hits;
+        } else {
+          features = feature_row(computed, static_cast<int64_t>(next_row++));
+          if (options.cache != nullptr) {
+            try {
+              options.cache->store(keys[s], st.content_sha256, features);
+            } catch (const Error& e) {  // a full disk or a read-only cache: scores go on
+              report.warnings.push_back(std::string(e.what()) + "; not cached");
+            }
+          }
+        }
+        try {
+          record(scorer.score(items[i].prompt, features), 0, &per_scorer[s][i]);
+        } catch (const Error& e) {  // a prompt that cannot be tokenized (invalid UTF-8)
+          st.error = items[i].image + ": " + e.what();
+        }
+      }
+    }
+    // Reports in input order, whatever thread or scorer met the problem.
+    for (std::size_t i = start; i < end; ++i) {
+      for (std::string& w : states[i].warnings) report.warnings.push_back(std::move(w));
+      if (!states[i].error.empty()) {
+        failed[i] = true;
+        report.skipped.push_back(std::move(states[i].error));
+      }
+      states[i] = ItemState{};  // frees cached features
+    }
+    pool.release(end);
+    if (options.progress) options.progress(end * count, n * count);
+  }
   std::vector<std::size_t> kept;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (!failed.count(i)) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!failed[i]) {
       kept.push_back(i);
       report.items.push_back(items[i]);
     }
@@ -145,6 +272,7 @@ ScoreReport score_pixel_batch(const std::vector<Scorer*>& scorers, const at::Ten
     for (int64_t start = 0; start < pixel_values.size(0); start += batch) {
       const int64_t end = std::min(pixel_values.size(0), start + batch);
       const ImageFeatures features = scorers[s]->encode_images(pixel_values.slice(0, start, end));
+      report.images_encoded += static_cast<std::size_t>(end - start);
       for (int64_t j = 0; j < end - start; ++j) {
         const auto i = static_cast<std::size_t>(start + j);
         record(scorers[s]->score(items[i].prompt, feature_row(features, j)), 0, &per_scorer[s][i]);

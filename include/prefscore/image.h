@@ -137,6 +137,10 @@ PixelValues letterbox_hpsv2(const PilImage& image, int image_size);
 PixelValues preprocess_image(const PilImage& image, const PreprocessOptions& options);
 // load_image + preprocess_image; errors name the path.
 PixelValues preprocess_file(const std::string& path, const PreprocessOptions& options);
+// preprocess_image writing straight into `chw`, 3 * image_size * image_size floats (e.g. a row of
+// a preallocated batch tensor), the same values. Errors name `path`.
+void preprocess_image_into(const PilImage& image, const PreprocessOptions& options,
+                           const std::string& path, float* chw);
 
 // A batch of files; a file that fails is reported and skipped, the others are kept in order.
 struct PreprocessedBatch {

@@ -71,6 +71,8 @@ class Scorer {
   const TokenizerOptions& tokenizer_options() const { return tokenizer_options_; }
   const ClipModel& clip() const { return *clip_.model; }
   std::string weights_file() const { return clip_.weights_file; }
+  // The model card, when the model was loaded from one.
+  const std::optional<ModelCard>& card() const { return clip_.card; }
 
   // pixel_values [N, 3, S, S] from the scorer's own preprocessing pipeline.
   ImageFeatures encode_images(const at::Tensor& pixel_values) const;

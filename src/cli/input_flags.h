@@ -1,5 +1,6 @@
 // What to score, shared by score and rank: image files/folders with --prompt, a --manifest, or a
-// preprocessed --pixels batch with --prompt.
+// preprocessed --pixels batch with --prompt; and how the images are read: --decode-threads and the
+// image-embedding --cache.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -17,11 +18,17 @@ struct InputFlags {
   std::vector<std::string> paths;
   std::string manifest;
   std::string pixels;
+  int decode_threads = -1;  // -1: default_decode_threads()
+  std::string cache;        // image-embedding cache folder; empty = none
 };
 
+// 1 worker on machines with up to 4 cores (the model keeps them busy), 2 above.
+int default_decode_threads();
+
 void add_input_flags(CLI::App& command, InputFlags& flags);
-// Runs every scorer over the inputs; a progress line on a terminal. With `checkpoint` (an output
-// file), image inputs are scored with checkpoints into its partial file (checkpointed_scoring.h).
+// Runs every scorer over the inputs; a progress line on a terminal; cache warnings and, with
+// --cache, one summary line on stderr. With `checkpoint` (an output file), image inputs are
+// scored with checkpoints into its partial file (checkpointed_scoring.h).
 ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& scorers,
                         int batch_size, const CheckpointOptions* checkpoint = nullptr);
 
