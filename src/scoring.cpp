@@ -180,8 +180,9 @@ ScoreReport score_items(const std::vector<Scorer*>& scorers, const std::vector<S
   std::vector<ItemState> states(n);
   auto job = [&](std::size_t i) {
     prepare_item(items[i].image, prep, options.cache, keys, &states[i], [&](std::size_t p) {
-      const at::Tensor& buffer = buffers[(i / batch) % kSlots][p];
-      return buffer.data_ptr<float>() + (i % batch) * buffer[0].numel();
+      const std::size_t floats_per_image = 3 * static_cast<std::size_t>(
+          prep.pipelines[p].image_size) * static_cast<std::size_t>(prep.pipelines[p].image_size);
+      return buffers[(i / batch) % kSlots][p].data_ptr<float>() + (i % batch) * floats_per_image;
     });
   };
   PrefetchPool pool(n, std::max(0, options.decode_threads), kSlots * batch, job);
