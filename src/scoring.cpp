@@ -189,6 +189,7 @@ ScoreReport score_items(const std::vector<Scorer*>& scorers, const std::vector<S
 
   std::vector<std::vector<ItemScores>> per_scorer(count, std::vector<ItemScores>(n));
   std::vector<bool> failed(n, false);
+  bool store_failed = false;  // one warning, not one per image
   for (std::size_t start = 0; start < n; start += batch) {
     const std::size_t end = std::min(n, start + batch);
     pool.wait_until(end);
@@ -221,11 +222,12 @@ ScoreReport score_items(const std::vector<Scorer*>& scorers, const std::vector<S
           ++report.cache_hits;
         } else {
           features = feature_row(computed, static_cast<int64_t>(next_row++));
-          if (options.cache != nullptr) {
+          if (options.cache != nullptr && !store_failed) {
             try {
               options.cache->store(keys[s], st.content_sha256, features);
             } catch (const Error& e) {  // a full disk or a read-only cache: scores go on
-              report.warnings.push_back(std::string(e.what()) + "; not cached");
+              report.warnings.push_back(std::string(e.what()) + "; caching no more in this run");
+              store_failed = true;
             }
           }
         }
