@@ -181,14 +181,16 @@ ScoreReport score_items(const std::vector<Scorer*>& scorers, const std::vector<S
   std::vector<ItemState> states(n);
   auto job = [&](std::size_t i) {
     prepare_item(items[i].image, prep, options.cache, keys, &states[i], [&](std::size_t p) {
-      const at::Tensor& buffer = buffers[(i / batch) % kSlots][p];
-      return buffer.data_ptr<float>() + (i % batch) * buffer[0].numel();
+      const std::size_t floats_per_image = 3 * static_cast<std::size_t>(
+          prep.pipelines[p].image_size) * static_cast<std::size_t>(prep.pipelines[p].image_size);
+      return buffers[(i / batch) % kSlots][p].data_ptr<float>() + (i % batch) * floats_per_image;
     });
   };
   PrefetchPool pool(n, std::max(0, options.decode_threads), kSlots * batch, job);
 
   std::vector<std::vector<ItemScores>> per_scorer(count, std::vector<ItemScores>(n));
   std::vector<bool> failed(n, false);
+  bool store_failed = false;  // one warning, not one per image
   for (std::size_t start = 0; start < n; start += batch) {
     const std::size_t end = std::min(n, start + batch);
     pool.wait_until(end);
@@ -221,11 +223,12 @@ ScoreReport score_items(const std::vector<Scorer*>& scorers, const std::vector<S
           ++report.cache_hits;
         } else {
           features = feature_row(computed, static_cast<int64_t>(next_row++));
-          if (options.cache != nullptr) {
+          if (options.cache != nullptr && !store_failed) {
             try {
               options.cache->store(keys[s], st.content_sha256, features);
             } catch (const Error& e) {  // a full disk or a read-only cache: scores go on
-              report.warnings.push_back(std::string(e.what()) + "; not cached");
+              report.warnings.push_back(std::string(e.what()) + "; caching no more in this run");
+              store_failed = true;
             }
           }
         }
