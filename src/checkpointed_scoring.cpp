@@ -249,6 +249,8 @@ ScoreReport score_items_checkpointed(const std::vector<Scorer*>& scorers,
   std::size_t done = 0;
   for (const ItemResult& r : results) done += r.done ? 1 : 0;
   bool first = true;
+  std::vector<std::string> warnings;
+  std::size_t cache_hits = 0, images_encoded = 0;
   for (std::size_t start = 0; start < total; start += chunk) {
     const std::size_t end = std::min(total, start + chunk);
     if (results[start].done) continue;  // a whole chunk from the partial file
@@ -267,6 +269,9 @@ ScoreReport score_items_checkpointed(const std::vector<Scorer*>& scorers,
       };
     }
     const ScoreReport part = score_items(scorers, part_items, chunk_options);
+    warnings.insert(warnings.end(), part.warnings.begin(), part.warnings.end());
+    cache_hits += part.cache_hits;
+    images_encoded += part.images_encoded;
     std::string lines;
     std::size_t next_kept = 0;
     for (std::size_t b = 0; b < part_items.size(); ++b) {
@@ -298,7 +303,11 @@ ScoreReport score_items_checkpointed(const std::vector<Scorer*>& scorers,
     done += part_items.size();
     if (options.progress) options.progress(done, total);
   }
-  return assemble(scorers, items, results, columns);
+  ScoreReport report = assemble(scorers, items, results, columns);
+  report.warnings = std::move(warnings);
+  report.cache_hits = cache_hits;
+  report.images_encoded = images_encoded;
+  return report;
 }
 
 }  // namespace prefscore

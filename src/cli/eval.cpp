@@ -6,6 +6,7 @@
 #include <string>
 
 #include "commands.h"
+#include "input_flags.h"
 #include "model_flags.h"
 #include "output.h"
 #include "prefscore/error.h"
@@ -26,6 +27,7 @@ struct EvalOptions {
   bool strict = false;
   // rows that name images
   ModelFlags model;
+  InputFlags decode;  // --decode-threads, --cache
   std::string scores;
   std::string score_model;
   std::string save_scores;
@@ -73,12 +75,8 @@ std::unique_ptr<ImageScores> image_scores(
                                "rows a \"condition\" field");
   }
   const std::vector<ScoreItem> items = items_to_score(requests);
-  Progress progress("scoring");
-  ScoreRunOptions run;
-  run.batch_size = model.batch_size;
-  run.progress = [&progress](std::size_t done, std::size_t total) { progress(done, total); };
-  const ScoreReport report = score_items(raw_pointers(scorers), items, run);
-  progress.finish();
+  const ScoreReport report =
+      score_listed_items(opts.decode, raw_pointers(scorers), model.batch_size, items);
   if (!opts.save_scores.empty()) write_file_atomic(opts.save_scores, format_scores_jsonl(report));
   return std::make_unique<ImageScores>(image_scores_from_report(items, report));
 }
@@ -110,6 +108,7 @@ void add_common(CLI::App& cmd, EvalOptions& opts, const std::string& rows) {
 
 void add_image_scoring(CLI::App& cmd, EvalOptions& opts) {
   add_model_flags(cmd, opts.model, /*allow_several_models=*/false);
+  add_decode_flags(cmd, opts.decode);
   cmd.add_option("--scores", opts.scores,
                  "Take the images' scores from this `prefscore score` JSONL output instead of "
                  "running a model (image paths relative to the current folder)")

@@ -24,6 +24,10 @@ void add_input_flags(CLI::App& command, InputFlags& flags) {
   command.add_option("--pixels", flags.pixels,
                      "A preprocessed batch (safetensors with pixel_values [N,3,H,W], e.g. from "
                      "`prefscore preprocess`) instead of image files; rows are named by index");
+  add_decode_flags(command, flags);
+}
+
+void add_decode_flags(CLI::App& command, InputFlags& flags) {
   command.add_option("--decode-threads", flags.decode_threads,
                      "Threads that read, decode and preprocess images while the model runs; 0 = "
                      "between batches, on the main thread [default: 1; 2 on more than 4 cores]")
@@ -35,8 +39,9 @@ void add_input_flags(CLI::App& command, InputFlags& flags) {
 
 int default_decode_threads() { return std::thread::hardware_concurrency() > 4 ? 2 : 1; }
 
-ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& scorers,
-                        int batch_size, const CheckpointOptions* checkpoint) {
+ScoreReport score_listed_items(const InputFlags& flags, const std::vector<Scorer*>& scorers,
+                               int batch_size, const std::vector<ScoreItem>& items,
+                               const CheckpointOptions* checkpoint) {
   Progress progress("scoring");
   ScoreRunOptions options;
   options.batch_size = batch_size;
@@ -45,31 +50,44 @@ ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& sco
       flags.decode_threads >= 0 ? flags.decode_threads : default_decode_threads();
   std::optional<EmbeddingCache> cache;
   if (!flags.cache.empty()) {
-    if (!flags.pixels.empty()) throw Error("--cache", "caches image files; not for --pixels");
     cache.emplace(flags.cache);
     options.cache = &*cache;
   }
+  ScoreReport report = checkpoint != nullptr
+                           ? score_items_checkpointed(scorers, items, options, *checkpoint)
+                           : score_items(scorers, items, options);
+  progress.finish();
+  for (const std::string& w : report.warnings) std::cerr << "prefscore: warning: " << w << "\n";
+  if (cache) {
+    std::cerr << "prefscore: cache " << flags.cache << ": " << report.cache_hits
+              << " image features read, " << report.images_encoded << " computed\n";
+  }
+  return report;
+}
+
+ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& scorers,
+                        int batch_size, const CheckpointOptions* checkpoint) {
   const int sources = !flags.paths.empty() + !flags.manifest.empty() + !flags.pixels.empty();
   if (sources != 1) {
     throw Error("", "give exactly one of: image paths, --manifest FILE, --pixels FILE");
   }
-  const auto score = [&](const std::vector<ScoreItem>& items) {
-    return checkpoint != nullptr ? score_items_checkpointed(scorers, items, options, *checkpoint)
-                                 : score_items(scorers, items, options);
-  };
   ScoreReport report;
   if (!flags.manifest.empty()) {
     if (!flags.prompt.empty()) throw Error("--prompt", "a manifest carries its own prompts");
-    report = score(read_manifest(flags.manifest));
+    report = score_listed_items(flags, scorers, batch_size, read_manifest(flags.manifest),
+                                checkpoint);
   } else {
     if (flags.prompt.empty()) throw Error("--prompt", "required with image paths or --pixels");
     if (!flags.pixels.empty()) {
+      if (!flags.cache.empty()) throw Error("--cache", "caches image files; not for --pixels");
       const SafetensorsFile file = SafetensorsFile::open(flags.pixels);
       const at::Tensor pixels = tensor_view(file, "pixel_values");
       std::vector<ScoreItem> items;
       for (int64_t i = 0; i < (pixels.dim() > 0 ? pixels.size(0) : 0); ++i) {
         items.push_back(ScoreItem{"#" + std::to_string(i), flags.prompt, ""});
       }
+      ScoreRunOptions options;
+      options.batch_size = batch_size;
       report = score_pixel_batch(scorers, pixels, items, options);
     } else {
       std::vector<ScoreItem> items;
@@ -77,14 +95,8 @@ ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& sco
         items.push_back(ScoreItem{f, flags.prompt, ""});
       }
       if (items.empty()) throw Error(flags.paths.front(), "no image files found");
-      report = score(items);
+      report = score_listed_items(flags, scorers, batch_size, items, checkpoint);
     }
-  }
-  progress.finish();
-  for (const std::string& w : report.warnings) std::cerr << "prefscore: warning: " << w << "\n";
-  if (cache) {
-    std::cerr << "prefscore: cache " << flags.cache << ": " << report.cache_hits
-              << " image features read, " << report.images_encoded << " computed\n";
   }
   if (report.items.empty()) {
     print_skipped(report.skipped);

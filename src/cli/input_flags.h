@@ -26,6 +26,13 @@ struct InputFlags {
 int default_decode_threads();
 
 void add_input_flags(CLI::App& command, InputFlags& flags);
+// --decode-threads and --cache alone (part of add_input_flags), for commands with other inputs.
+void add_decode_flags(CLI::App& command, InputFlags& flags);
+// Scores `items` with the flags' decode threads and cache; progress, warnings and the cache
+// summary on stderr.
+ScoreReport score_listed_items(const InputFlags& flags, const std::vector<Scorer*>& scorers,
+                               int batch_size, const std::vector<ScoreItem>& items,
+                               const CheckpointOptions* checkpoint = nullptr);
 // Runs every scorer over the inputs; a progress line on a terminal; cache warnings and, with
 // --cache, one summary line on stderr. With `checkpoint` (an output file), image inputs are
 // scored with checkpoints into its partial file (checkpointed_scoring.h).
