@@ -30,7 +30,7 @@ std::vector<std::string> for_each_row(const std::string& path, bool strict,
       Json row;
       try {
         row = Json::parse(line);
-      } catch (const Json::parse_error&) {
+      } catch (const Json::exception&) {
         const bool non_finite =
             line.find("NaN") != std::string::npos || line.find("Infinity") != std::string::npos;
         throw RowError{non_finite ? "not a finite number (NaN/Infinity), expected a JSON number"
