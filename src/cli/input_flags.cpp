@@ -21,6 +21,9 @@ void add_input_flags(CLI::App& command, InputFlags& flags) {
   command.add_option("--pixels", flags.pixels,
                      "A preprocessed batch (safetensors with pixel_values [N,3,H,W], e.g. from "
                      "`prefscore preprocess`) instead of image files; rows are named by index");
+  command.add_option("--max-line-bytes", flags.max_line_bytes,
+                     "Refuse a manifest with a longer line, in bytes [default: 1048576 (1 MiB)]")
+      ->check(CLI::PositiveNumber);
 }
 
 ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& scorers,
@@ -36,7 +39,7 @@ ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& sco
   ScoreReport report;
   if (!flags.manifest.empty()) {
     if (!flags.prompt.empty()) throw Error("--prompt", "a manifest carries its own prompts");
-    report = score_items(scorers, read_manifest(flags.manifest), options);
+    report = score_items(scorers, read_manifest(flags.manifest, ManifestOptions{flags.max_line_bytes}), options);
   } else {
     if (flags.prompt.empty()) throw Error("--prompt", "required with image paths or --pixels");
     if (!flags.pixels.empty()) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "prefscore/scoring.h"
+#include "prefscore/text_lines.h"
 
 namespace prefscore::cli {
 
@@ -16,6 +17,7 @@ struct InputFlags {
   std::vector<std::string> paths;
   std::string manifest;
   std::string pixels;
+  std::size_t max_line_bytes = kDefaultMaxLineBytes;  // manifest lines
 };
 
 void add_input_flags(CLI::App& command, InputFlags& flags);
