@@ -18,8 +18,8 @@ if ((SANITIZE)); then
   BUILD_DIR="${PREFSCORE_BUILD_DIR:-$ROOT/build-sanitize}"
   CONFIGURE=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DPREFSCORE_SANITIZE=ON)
   # halt_on_error: a report ends the test binary, so ctest counts it as a failure. detect_leaks=0:
-  # LibTorch and OpenBLAS keep allocations alive until exit (thread pools, kernel registries),
-  # which LeakSanitizer reports as leaks that are not prefscore's.
+  # LibTorch keeps process-lifetime allocations (operator registries, thread pools) that
+  # LeakSanitizer would report at exit; set ASAN_OPTIONS yourself to check leaks anyway.
   export ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=0}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 else
