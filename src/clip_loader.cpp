@@ -96,7 +96,7 @@ LoadedClip load_clip(const ClipSource& source, const std::vector<std::string>& c
     loaded.architecture = architecture_from_config(config);
   }
 
-  SafetensorsFile file = SafetensorsFile::open(loaded.weights_file);
+  SafetensorsFile file = SafetensorsFile::open(loaded.weights_file, source.limits);
   if (loaded.layout.empty()) {
     loaded.layout = source.layout.empty() ? detect_layout(file) : source.layout;
   }

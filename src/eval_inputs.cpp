@@ -11,6 +11,7 @@
 #include "prefscore/csv.h"
 #include "prefscore/error.h"
 #include "prefscore/io.h"
+#include "prefscore/text_lines.h"
 
 namespace prefscore {
 namespace {
@@ -61,9 +62,18 @@ std::vector<std::string> for_each_row(const std::string& path, bool strict,
         row = Json::object();
         for (std::size_t i = 0; i < cells.size(); ++i) row[header[i]] = cells[i];
       } else {
+        // Nesting is bounded before anything recurses over the value (dump() in messages).
         try {
-          row = Json::parse(line);
-        } catch (const Json::parse_error&) {
+          row = Json::parse(line, [](int depth, Json::parse_event_t event, Json&) {
+            if ((event == Json::parse_event_t::object_start ||
+                 event == Json::parse_event_t::array_start) &&
+                depth >= kMaxJsonLineDepth) {
+              throw RowError{"JSON nests deeper than " + std::to_string(kMaxJsonLineDepth) +
+                             " levels"};
+            }
+            return true;
+          });
+        } catch (const Json::exception&) {
           const bool non_finite =
               line.find("NaN") != std::string::npos || line.find("Infinity") != std::string::npos;
           throw RowError{non_finite ? "not a finite number (NaN/Infinity), expected a JSON number"

@@ -232,7 +232,8 @@ PilImage decode_image(std::string_view bytes, const std::string& label,
   if (pixels > options.max_pixels) {
     throw Error(label, "image is " + std::to_string(header.width) + "x" +
                            std::to_string(header.height) + " = " + std::to_string(pixels) +
-                           " pixels, more than the limit of " + std::to_string(options.max_pixels));
+                           " pixels, more than the limit of " + std::to_string(options.max_pixels) +
+                           " (raise it with --max-pixels)");
   }
   PilImage image;
 #if defined(PREFSCORE_HAVE_LIBJPEG)

@@ -2,6 +2,9 @@
 // (Pillow 9.4 PngImagePlugin._MODES, JpegImagePlugin.SOF, WebPImagePlugin, BmpImagePlugin) and
 // the EXIF orientation. OpenCV 4.6 cannot report an image's size without decoding it, and the
 // pixel limit must hold before any pixel is decoded.
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 
@@ -263,7 +266,9 @@ ImageHeader bmp_header(std::string_view bytes, const std::string& label) {
     entry_size = 3;
   } else if (dib_size >= 40 && bytes.size() >= 54) {
     header.width = static_cast<int32_t>(le32(p + 18));
-    header.height = std::abs(static_cast<int32_t>(le32(p + 22)));
+    // Negative heights mark top-down rows; widened first so that -2^31 has an absolute value.
+    header.height = static_cast<int>(
+        std::min<int64_t>(std::llabs(static_cast<int32_t>(le32(p + 22))), 0x7fffffff));
     bpp = static_cast<int>(le16(p + 28));
     compression = le32(p + 30);
     colours = le32(p + 46);

@@ -63,8 +63,10 @@ std::vector<std::string> collect_image_files(const std::vector<std::string>& pat
   return files;
 }
 
-std::vector<ScoreItem> read_manifest(const std::string& path) {
-  std::ifstream in(path);
+std::vector<ScoreItem> read_manifest(const std::string& path, const ManifestOptions& options) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw Error(path, "is a directory, expected a manifest file");
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path, "cannot open manifest");
   const fs::path base = fs::path(path).parent_path();
   const bool csv = fs::path(path).extension() == ".csv";
@@ -72,9 +74,10 @@ std::vector<ScoreItem> read_manifest(const std::string& path) {
   std::string line;
   int line_no = 0;
   int image_col = -1, prompt_col = -1, group_col = -1;
-  while (std::getline(in, line)) {
+  for (LineRead read; (read = read_line(in, options.max_line_bytes, &line)) != LineRead::kEnd;) {
     ++line_no;
     const std::string where = path + ":" + std::to_string(line_no);
+    if (read == LineRead::kTooLong) throw Error(where, line_too_long_reason(options.max_line_bytes));
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     ScoreItem item;
     if (csv) {
@@ -99,12 +102,7 @@ std::vector<ScoreItem> read_manifest(const std::string& path) {
       item.prompt = fields[prompt_col];
       if (group_col >= 0) item.group = fields[group_col];
     } else {
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::exception& e) {
-        throw Error(where, std::string("not valid JSON (") + e.what() + ")");
-      }
+      const nlohmann::json j = parse_json_line(line, where);
       if (!j.is_object() || !j.contains("image") || !j["image"].is_string() ||
           !j.contains("prompt") || !j["prompt"].is_string()) {
         throw Error(where, "needs string fields \"image\" and \"prompt\"");
@@ -119,6 +117,7 @@ std::vector<ScoreItem> read_manifest(const std::string& path) {
     item.image = resolve(base, item.image);
     items.push_back(std::move(item));
   }
+  if (in.bad()) throw Error(path, "read failed");
   if (items.empty()) throw Error(path, "manifest has no rows");
   return items;
 }

@@ -165,7 +165,8 @@ void SafetensorsFile::parse(const SafetensorsLimits& limits) {
   if (header_len > limits.max_header_bytes) {
     throw Error(path_, "header length " + std::to_string(header_len) + " bytes exceeds the limit of " +
                            std::to_string(limits.max_header_bytes) +
-                           " bytes (not a safetensors file, or corrupt)");
+                           " bytes (not a safetensors file, or corrupt; raise the limit with "
+                           "--max-header-bytes)");
   }
   if (header_len > size - 8) {
     throw Error(path_, "truncated: header says " + std::to_string(header_len) +
@@ -181,6 +182,10 @@ void SafetensorsFile::parse(const SafetensorsLimits& limits) {
   const uint64_t data_size = size - data_start_;
 
   // nlohmann keeps the last of duplicate keys silently; a duplicated tensor name is an error here.
+  // A real header nests 3 levels; deeper nesting is refused while parsing, because the error
+  // messages below dump() values and dump() recurses once per level (a 100 MiB header of '['
+  // would overflow the stack).
+  constexpr int kMaxDepth = 8;
   std::set<std::string> seen;
   std::string duplicate;
   nlohmann::json root;
@@ -188,6 +193,12 @@ void SafetensorsFile::parse(const SafetensorsLimits& limits) {
     root = nlohmann::json::parse(
         header.begin(), header.end(),
         [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+          if ((event == nlohmann::json::parse_event_t::object_start ||
+               event == nlohmann::json::parse_event_t::array_start) &&
+              depth >= kMaxDepth) {
+            throw Error(path_, "header JSON nests deeper than " + std::to_string(kMaxDepth) +
+                                   " levels");
+          }
           if (depth == 1 && event == nlohmann::json::parse_event_t::key && duplicate.empty()) {
             const std::string key = parsed.get<std::string>();
             if (!seen.insert(key).second) duplicate = key;

@@ -65,6 +65,7 @@ Scorer::Scorer(const ScorerSpec& spec, const std::vector<std::string>& card_dirs
   const EncoderFrontEnd front = encoder_front_end(clip_, head_);
   preprocess_.pipeline = front.pipeline;
   tokenizer_options_ = front.tokenizer;
+  tokenizer_options_.max_text_bytes = spec.max_prompt_bytes;
   preprocess_.image_size = static_cast<int>(clip_.architecture.image_size);
   preprocess_.decode = spec.decode;
   tokenizer_ = std::make_unique<ClipTokenizer>(spec.vocab_path);

@@ -225,6 +225,12 @@ ClipTokenizer& ClipTokenizer::operator=(ClipTokenizer&&) noexcept = default;
 std::vector<int32_t> ClipTokenizer::encode_tokens(std::string_view text,
                                                   const TokenizerOptions& options,
                                                   const std::string& input_name) const {
+  if (text.size() > options.max_text_bytes) {
+    throw Error(input_name, "text is " + std::to_string(text.size()) +
+                                " bytes, more than the limit of " +
+                                std::to_string(options.max_text_bytes) +
+                                " bytes (raise it with --max-prompt-bytes)");
+  }
   const std::u32string decoded = text::decode_utf8(text, input_name);
   std::vector<int32_t> out;
   std::string piece;

@@ -109,6 +109,12 @@ TEST_CASE("inspect lists tensors; a malformed file is one error line and exit 1"
   CHECK(r.err == "prefscore: error: " + bad +
                      ": tensor 'w': data_offsets end at 16 but the data section has only 8 bytes "
                      "(file truncated?)\n");
+  // issue 10: the header limit is reported with the flag that raises it.
+  const auto limited = run_prefscore("inspect --max-header-bytes 8 " + bad);
+  CHECK(limited.exit_code == 1);
+  CHECK(limited.err == "prefscore: error: " + bad +
+                           ": header length 55 bytes exceeds the limit of 8 bytes (not a "
+                           "safetensors file, or corrupt; raise the limit with --max-header-bytes)\n");
   std::filesystem::remove(bad);
 
   const auto missing = run_prefscore("inspect /nonexistent.safetensors");
@@ -403,4 +409,52 @@ TEST_CASE("score --max-pixels refuses large images before decoding them", "[cli]
   CHECK(parse_jsonl(r.out).size() == 2);  // the two 512x512 images are skipped
   CHECK_THAT(r.err, Catch::Contains("img3_astronaut_512x512.jpg: image is 512x512 = 262144 pixels, "
                                     "more than the limit of 100000"));
+}
+
+TEST_CASE("issue 10: --max-prompt-bytes, --max-line-bytes, --max-header-bytes", "[cli][score]") {
+  const std::string dir = fixture_image_dir("limits");
+  // The prompt (50 bytes) is over a 49-byte limit: every image is skipped for it.
+  const auto prompt = run_prefscore("score " + kTinyPick + " -p '" + kPrompt0 + "' " + dir +
+                                    " --max-prompt-bytes 49 --format jsonl");
+  CHECK(prompt.exit_code == 1);
+  CHECK_THAT(prompt.err, Catch::Contains("img0_rgb_300x200.png: prompt: text is 50 bytes, more than "
+                                         "the limit of 49 bytes (raise it with --max-prompt-bytes)"));
+  CHECK_THAT(prompt.err, Catch::Contains("prefscore: error: none of the 4 images could be scored"));
+  const auto ok = run_prefscore("score " + kTinyPick + " -p '" + kPrompt0 + "' " + dir +
+                                " --max-prompt-bytes 50 --format jsonl");
+  CHECK(ok.exit_code == 0);
+  CHECK(parse_jsonl(ok.out).size() == 4);
+
+  {
+    std::ofstream m(dir + "/manifest.csv");
+    m << "image,prompt\nimg0_rgb_300x200.png,a cat\nimg1_gray_180x260.png,a much longer prompt\n";
+  }
+  const auto line = run_prefscore("score " + kTinyPick + " --manifest " + dir +
+                                  "/manifest.csv --max-line-bytes 30 --format jsonl");
+  CHECK(line.exit_code == 1);
+  CHECK(line.err == "prefscore: error: " + dir + "/manifest.csv:3: line is longer than the limit of "
+                    "30 bytes (raise it with --max-line-bytes)\n");
+  const auto lines_ok = run_prefscore("score " + kTinyPick + " --manifest " + dir +
+                                      "/manifest.csv --max-line-bytes 42 --format jsonl");
+  CHECK(lines_ok.exit_code == 0);
+  CHECK(parse_jsonl(lines_ok.out).size() == 2);
+
+  const auto header = run_prefscore("score " + kTinyPick + " -p x " + dir + " --max-header-bytes 100");
+  CHECK(header.exit_code == 1);
+  CHECK_THAT(header.err, Catch::StartsWith("prefscore: error: " + data_path("models/hf/model.safetensors") +
+                                           ": header length "));
+  CHECK_THAT(header.err, Catch::Contains("bytes exceeds the limit of 100 bytes (not a safetensors "
+                                         "file, or corrupt; raise the limit with --max-header-bytes)"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("issue 10: tokenize --max-prompt-bytes skips longer texts", "[cli]") {
+  const fs::path dir = prefscore::testing::fresh_temp_dir("cli_tokenize_limit");
+  std::ofstream(dir / "in.jsonl") << "{\"text\": \"abc\"}\n{\"text\": \"abcd\"}\n";
+  const auto r = run_prefscore("tokenize --mode hf --max-prompt-bytes 3 --input " +
+                               (dir / "in.jsonl").string());
+  CHECK(r.exit_code == 3);
+  CHECK(parse_jsonl(r.out).size() == 1);
+  CHECK_THAT(r.err, Catch::Contains("in.jsonl:2: text is 4 bytes, more than the limit of 3 bytes"));
+  fs::remove_all(dir);
 }

@@ -472,6 +472,17 @@ TEST_CASE("empty, non-image and unsupported files", "[image]") {
   require_decode_error(webp, "animated WebP is not supported");
 }
 
+TEST_CASE("issue 10: a BMP height of -2^31 is read as 2^31 - 1, not overflowed", "[image]") {
+  std::string bmp(54, '\0');
+  bmp.replace(0, 2, "BM");
+  bmp[14] = 40;  // BITMAPINFOHEADER
+  bmp[18] = 4;   // width 4
+  bmp[25] = static_cast<char>(0x80);  // height 0x80000000 = -2^31 (top-down): std::abs overflowed
+  bmp[28] = 24;
+  require_decode_error(bmp, "truncated BMP: 4x2147483647 pixels need 25769803764 bytes, the file "
+                            "has 54");
+}
+
 TEST_CASE("truncated and corrupt files", "[image]") {
   const std::string png = image_bytes("rgb_640x480.png");
   require_decode_error(png.substr(0, 20), "truncated PNG: no complete IHDR chunk");

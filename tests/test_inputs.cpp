@@ -85,3 +85,33 @@ TEST_CASE("malformed manifests name file and line", "[inputs]") {
   CHECK_THAT(error_of("g.jsonl", "{\"image\": \"\", \"prompt\": \"p\"}\n"), Catch::Contains("g.jsonl:1: empty image path"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("issue 10: manifest line length and JSON nesting limits", "[inputs]") {
+  const fs::path dir = prefscore::testing::fresh_temp_dir("inputs_limits");
+  const std::string row = R"({"image": "a.png", "prompt": "p"})";  // 33 bytes
+  const std::string path = (dir / "m.jsonl").string();
+  std::ofstream(path) << row << "\n" << row << "\n";
+  prefscore::ManifestOptions options;
+  options.max_line_bytes = row.size();  // exactly the longest line: accepted
+  CHECK(prefscore::read_manifest(path, options).size() == 2);
+  options.max_line_bytes = row.size() - 1;
+  CHECK_THROWS_WITH(prefscore::read_manifest(path, options),
+                    Catch::Equals(path + ":1: line is longer than the limit of 32 bytes (raise it "
+                                         "with --max-line-bytes)"));
+  // The default (1 MiB) refuses a file that is one long line, without reading all of it.
+  const std::string csv = (dir / "long.csv").string();
+  std::ofstream(csv) << "image,prompt\nx.png," << std::string((1 << 20) + 10, 'p') << "\n";
+  CHECK_THROWS_WITH(prefscore::read_manifest(csv),
+                    Catch::Equals(csv + ":2: line is longer than the limit of 1048576 bytes (raise "
+                                        "it with --max-line-bytes)"));
+  // A group nested 100,000 levels deep would overflow the stack when printed: refused while
+  // parsing (the reader used to crash here).
+  const std::string deep = (dir / "deep.jsonl").string();
+  std::ofstream(deep) << R"({"image": "a.png", "prompt": "p", "group": )" << std::string(100000, '[')
+                      << std::string(100000, ']') << "}\n";
+  CHECK_THROWS_WITH(prefscore::read_manifest(deep),
+                    Catch::Equals(deep + ":1: JSON nests deeper than 64 levels"));
+  CHECK_THROWS_WITH(prefscore::read_manifest(dir.string()),
+                    Catch::Equals(dir.string() + ": is a directory, expected a manifest file"));
+  fs::remove_all(dir);
+}

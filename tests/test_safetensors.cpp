@@ -173,7 +173,10 @@ TEST_CASE("malformed files are rejected with a message naming the problem", "[sa
 
   CHECK_THAT(rejection(""), Catch::Contains("0 bytes, too short"));
   CHECK_THAT(rejection("abc"), Catch::Contains("3 bytes, too short"));
-  CHECK_THAT(rejection(le64(200ull << 20) + "{}"), Catch::Contains("exceeds the limit of 104857600"));
+  CHECK_THAT(rejection(le64(200ull << 20) + "{}"),
+             Catch::Contains("header length 209715200 bytes exceeds the limit of 104857600 bytes "
+                             "(not a safetensors file, or corrupt; raise the limit with "
+                             "--max-header-bytes)"));
   CHECK_THAT(rejection(le64(1000) + "{}"), Catch::Contains("truncated: header says 1000"));
   CHECK_THAT(rejection(make_file("{\"a\":", 0)), Catch::Contains("not valid JSON"));
   CHECK_THAT(rejection(make_file("[1,2]", 0)), Catch::Contains("not an object"));
@@ -221,4 +224,17 @@ TEST_CASE("a truncated real checkpoint and unreadable paths are rejected", "[saf
   CHECK_THROWS_WITH(SafetensorsFile::open(data_path("models")), Catch::Contains("is a directory"));
   const auto hf = SafetensorsFile::open(data_path("models/hf/model.safetensors"));
   CHECK_THROWS_WITH(hf.at("nope"), Catch::Contains("model.safetensors: no tensor named 'nope'"));
+}
+
+TEST_CASE("issue 10: a deeply nested header is refused, not a stack overflow", "[safetensors]") {
+  // A dtype nested 1,000,000 levels deep: printing it in the error message recursed once per
+  // level. The parser now refuses nesting deeper than 8 (a real header has 3 levels).
+  const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+  CHECK(rejection(make_file(R"({"a":{"dtype":)" + deep + R"(,"shape":[],"data_offsets":[0,0]}})",
+                            0)) == "bad.safetensors: header JSON nests deeper than 8 levels");
+  // Eight levels are fine (and this one is then refused for its dtype, not its depth).
+  const std::string eight = std::string(6, '[') + std::string(6, ']');
+  CHECK_THAT(rejection(make_file(R"({"a":{"dtype":)" + eight + R"(,"shape":[],"data_offsets":[0,0]}})",
+                                 0)),
+             Catch::Contains("unknown dtype [[[[[[]]]]]]"));
 }

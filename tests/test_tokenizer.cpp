@@ -17,6 +17,7 @@
 namespace {
 
 using Catch::Matchers::Contains;
+using Catch::Matchers::Equals;
 using prefscore::ClipTokenizer;
 using prefscore::PadToken;
 using prefscore::TokenizerMode;
@@ -260,6 +261,23 @@ TEST_CASE("invalid UTF-8 is an error naming the input", "[tokenizer]") {
                     Contains("p:4: invalid UTF-8 at byte 1: unexpected continuation byte 0x80"));
   CHECK_THROWS_AS(prefscore::normalize_text("\xe2\x82", TokenizerMode::kOpenClip),
                   prefscore::Error);
+}
+
+TEST_CASE("issue 10: texts over the byte limit are refused before tokenizing", "[tokenizer]") {
+  TokenizerOptions options = TokenizerOptions::open_clip();
+  CHECK(options.max_text_bytes == 65536);
+  std::string at_limit;
+  for (int i = 0; i < 32768; ++i) at_limit += "a ";  // 65536 bytes, 32768 words
+  CHECK(tokenizer().encode(at_limit, options).truncated);
+  CHECK_THROWS_WITH(tokenizer().encode(at_limit + "a", options, "m.csv:4"),
+                    Equals("m.csv:4: text is 65537 bytes, more than the limit of 65536 bytes "
+                           "(raise it with --max-prompt-bytes)"));
+  options = TokenizerOptions::hf(PadToken::kEndOfText);
+  options.max_text_bytes = 3;
+  CHECK(tokenizer().encode("abc", options).ids[0] == ClipTokenizer::kStartOfTextId);
+  CHECK_THROWS_WITH(tokenizer().encode_tokens("abcd", options, "p"),
+                    Equals("p: text is 4 bytes, more than the limit of 3 bytes (raise it with "
+                           "--max-prompt-bytes)"));
 }
 
 TEST_CASE("vocabulary file errors name the file", "[tokenizer]") {

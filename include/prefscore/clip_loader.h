@@ -13,6 +13,7 @@
 #include "prefscore/clip.h"
 #include "prefscore/model_card.h"
 #include "prefscore/run_options.h"
+#include "prefscore/safetensors.h"
 #include "prefscore/weights.h"
 
 namespace prefscore {
@@ -22,6 +23,7 @@ struct ClipSource {
   std::string weights;  // folder or .safetensors file; empty = $PREFSCORE_HOME/<model>/
   std::string layout;   // huggingface | open_clip | mps; empty = from the card or the tensor names
   std::string config;   // transformers config.json or open_clip model config; empty = inferred
+  SafetensorsLimits limits;  // the weights file's header size limit
 };
 
 struct LoadedClip {

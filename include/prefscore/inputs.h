@@ -2,8 +2,11 @@
 // (JSONL or CSV with `image`, `prompt` and an optional `group`).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
+
+#include "prefscore/text_lines.h"
 
 namespace prefscore {
 
@@ -21,7 +24,12 @@ std::vector<std::string> collect_image_files(const std::vector<std::string>& pat
 
 // A manifest: .jsonl (one object per line: "image", "prompt", optional "group") or .csv (header
 // row naming image, prompt and optionally group; RFC 4180 quoting). Relative image paths are
-// resolved against the manifest's folder. Errors name file:line.
-std::vector<ScoreItem> read_manifest(const std::string& path);
+// resolved against the manifest's folder. Errors name file:line; a line longer than
+// `max_line_bytes` is an error (before more of it is read), as is JSON nested deeper than
+// kMaxJsonLineDepth.
+struct ManifestOptions {
+  std::size_t max_line_bytes = kDefaultMaxLineBytes;
+};
+std::vector<ScoreItem> read_manifest(const std::string& path, const ManifestOptions& options = {});
 
 }  // namespace prefscore

@@ -26,6 +26,8 @@ struct ScorerSpec {
   std::vector<std::string> conditions;  // MPS: which conditions (empty = overall); others ignore it
   std::string vocab_path;  // bpe_simple_vocab_16e6.txt.gz
   DecodeOptions decode;    // pixel limit, EXIF orientation (off, as in the official code)
+  // A longer prompt is refused (that item is skipped) before it is tokenized.
+  std::size_t max_prompt_bytes = kDefaultMaxTextBytes;
 };
 
 // The official MPS condition texts: "overall" is the string of MPS's eval scripts; aesthetics,

@@ -42,6 +42,7 @@
 // (its word cache is locked).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -56,12 +57,27 @@ enum class TokenizerMode { kOpenClip, kHf };
 // open_clip-converted configs); "!" is then an added special token split out of the text.
 enum class PadToken { kEndOfText, kBang };
 
-struct TokenizerOptions {
-  TokenizerMode mode;
-  PadToken pad;  // kHf only; open_clip always pads with 0
+// The default limit on the UTF-8 bytes of one text: far above any prompt (77 tokens are kept),
+// low enough that a runaway input (a whole file pasted as a prompt) fails at once instead of
+// spending seconds in ftfy for tokens that would be dropped.
+constexpr std::size_t kDefaultMaxTextBytes = std::size_t{64} << 10;  // 64 KiB
 
-  static TokenizerOptions open_clip() { return {TokenizerMode::kOpenClip, PadToken::kBang}; }
-  static TokenizerOptions hf(PadToken pad) { return {TokenizerMode::kHf, pad}; }
+struct TokenizerOptions {
+  TokenizerMode mode = TokenizerMode::kOpenClip;
+  PadToken pad = PadToken::kBang;  // kHf only; open_clip always pads with 0
+  // A longer text is an Error(input_name, "text is N bytes, more than the limit of M bytes ...").
+  std::size_t max_text_bytes = kDefaultMaxTextBytes;
+
+  static TokenizerOptions open_clip() { return with(TokenizerMode::kOpenClip, PadToken::kBang); }
+  static TokenizerOptions hf(PadToken pad) { return with(TokenizerMode::kHf, pad); }
+
+ private:
+  static TokenizerOptions with(TokenizerMode mode, PadToken pad) {
+    TokenizerOptions options;
+    options.mode = mode;
+    options.pad = pad;
+    return options;
+  }
 };
 
 struct TokenizedText {

@@ -24,6 +24,9 @@ void add_input_flags(CLI::App& command, InputFlags& flags) {
   command.add_option("--pixels", flags.pixels,
                      "A preprocessed batch (safetensors with pixel_values [N,3,H,W], e.g. from "
                      "`prefscore preprocess`) instead of image files; rows are named by index");
+  command.add_option("--max-line-bytes", flags.max_line_bytes,
+                     "Refuse a manifest with a longer line, in bytes [default: 1048576 (1 MiB)]")
+      ->check(CLI::PositiveNumber);
   add_decode_flags(command, flags);
 }
 
@@ -74,7 +77,8 @@ ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& sco
   ScoreReport report;
   if (!flags.manifest.empty()) {
     if (!flags.prompt.empty()) throw Error("--prompt", "a manifest carries its own prompts");
-    report = score_listed_items(flags, scorers, batch_size, read_manifest(flags.manifest),
+    report = score_listed_items(flags, scorers, batch_size,
+                                read_manifest(flags.manifest, ManifestOptions{flags.max_line_bytes}),
                                 checkpoint);
   } else {
     if (flags.prompt.empty()) throw Error("--prompt", "required with image paths or --pixels");

@@ -10,6 +10,7 @@
 
 #include "prefscore/checkpointed_scoring.h"
 #include "prefscore/scoring.h"
+#include "prefscore/text_lines.h"
 
 namespace prefscore::cli {
 
@@ -20,6 +21,7 @@ struct InputFlags {
   std::string pixels;
   int decode_threads = -1;  // -1: default_decode_threads()
   std::string cache;        // image-embedding cache folder; empty = none
+  std::size_t max_line_bytes = kDefaultMaxLineBytes;  // manifest lines
 };
 
 // 1 worker on machines with up to 4 cores (the model keeps them busy), 2 above.

@@ -15,10 +15,11 @@ namespace {
 struct InspectOptions {
   std::string path;
   std::string format = "table";
+  SafetensorsLimits limits;
 };
 
 void inspect(const InspectOptions& opts) {
-  const SafetensorsFile file = SafetensorsFile::open(opts.path);
+  const SafetensorsFile file = SafetensorsFile::open(opts.path, opts.limits);
   std::vector<TensorInfo> tensors = file.tensors();
   std::sort(tensors.begin(), tensors.end(),
             [](const TensorInfo& a, const TensorInfo& b) { return a.name < b.name; });
@@ -64,6 +65,10 @@ void add_inspect(CLI::App& app, Context& context) {
   cmd->add_option("file", opts->path, "The .safetensors file")->required();
   cmd->add_option("--format", opts->format, "Output format: table or json [default: table]")
       ->check(CLI::IsMember({"table", "json"}));
+  cmd->add_option("--max-header-bytes", opts->limits.max_header_bytes,
+                  "Refuse a file whose JSON header is longer, in bytes [default: 104857600 "
+                  "(100 MiB)]")
+      ->check(CLI::PositiveNumber);
   cmd->callback([opts] { inspect(*opts); });
 }
 

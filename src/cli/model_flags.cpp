@@ -35,6 +35,14 @@ void add_model_flags(CLI::App& command, ModelFlags& flags, bool allow_several_mo
                      "Refuse (skip) images with more pixels, checked before decoding "
                      "[default: 100000000]")
       ->check(CLI::PositiveNumber);
+  command.add_option("--max-prompt-bytes", flags.max_prompt_bytes,
+                     "Refuse (skip) prompts longer than this, in UTF-8 bytes, before tokenizing "
+                     "(77 tokens are kept in any case) [default: 65536]")
+      ->check(CLI::PositiveNumber);
+  command.add_option("--max-header-bytes", flags.max_header_bytes,
+                     "Refuse weights files whose safetensors JSON header is longer, in bytes "
+                     "[default: 104857600 (100 MiB)]")
+      ->check(CLI::PositiveNumber);
   command.add_flag("--exif-transpose", flags.exif_transpose,
                    "Rotate images by their EXIF orientation first (the official tools do not) "
                    "[default: off]");
@@ -66,7 +74,12 @@ std::vector<std::unique_ptr<Scorer>> open_scorers(const ModelFlags& flags, const
   std::vector<std::unique_ptr<Scorer>> scorers;
   for (const std::string& name : names) {
     ScorerSpec spec;
-    spec.source = ClipSource{name, flags.weights, flags.layout, flags.config};
+    spec.source.model = name;
+    spec.source.weights = flags.weights;
+    spec.source.layout = flags.layout;
+    spec.source.config = flags.config;
+    spec.source.limits.max_header_bytes = flags.max_header_bytes;
+    spec.max_prompt_bytes = flags.max_prompt_bytes;
     spec.head = flags.head;
     spec.vocab_path = context.vocab_path;
     spec.conditions = conditions;

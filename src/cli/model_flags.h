@@ -25,6 +25,8 @@ struct ModelFlags {
   std::string condition = "overall";
   int batch_size = 8;
   uint64_t max_pixels = 100'000'000;
+  std::size_t max_prompt_bytes = kDefaultMaxTextBytes;
+  uint64_t max_header_bytes = SafetensorsLimits{}.max_header_bytes;
   bool exif_transpose = false;
   // eval: the conditions come from the input rows, and a model without conditions ignores them.
   bool conditions_optional = false;

@@ -18,6 +18,7 @@ struct TokenizeOptions {
   std::string pad = "eot";
   std::string vocab;
   std::string input;
+  std::size_t max_prompt_bytes = kDefaultMaxTextBytes;
 };
 
 // Reads JSON lines {"text": ...} from `in` and prints {"line", "ids", "attention_mask"} for each;
@@ -61,10 +62,11 @@ int tokenize_lines(std::istream& in, const std::string& name, const ClipTokenize
 
 void run_tokenize(const TokenizeOptions& opts, Context& context) {
   const ClipTokenizer tokenizer(opts.vocab.empty() ? context.vocab_path : opts.vocab);
-  const TokenizerOptions options =
+  TokenizerOptions options =
       opts.mode == "openclip"
           ? TokenizerOptions::open_clip()
           : TokenizerOptions::hf(opts.pad == "bang" ? PadToken::kBang : PadToken::kEndOfText);
+  options.max_text_bytes = opts.max_prompt_bytes;
   int skipped = 0;
   if (opts.input == "-") {
     skipped = tokenize_lines(std::cin, "<stdin>", tokenizer, options);
@@ -103,6 +105,9 @@ void add_tokenize(CLI::App& app, Context& context) {
   cmd->add_option("--input", opts->input,
                   "JSON lines file, one {\"text\": ...} per line; - = stdin")
       ->required();
+  cmd->add_option("--max-prompt-bytes", opts->max_prompt_bytes,
+                  "Refuse (skip) texts longer than this, in UTF-8 bytes [default: 65536]")
+      ->check(CLI::PositiveNumber);
   cmd->callback([opts, pad, &context] {
     if (opts->mode == "openclip" && pad->count() > 0) {
       throw CLI::ValidationError("--pad", "applies to --mode hf only (open_clip pads with 0)");
