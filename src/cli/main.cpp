@@ -96,6 +96,7 @@ int main(int argc, char** argv) {
   prefscore::cli::add_tokenize(app, context);
   prefscore::cli::add_models(app, context);
   prefscore::cli::add_inspect(app, context);
+  prefscore::cli::add_bench(app, context);
 
   try {
     app.parse(argc, argv);
