@@ -49,15 +49,26 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void layer_norm_row
     int64_t width, float eps) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * width;
-    float sum = 0.f;
-    for (int64_t i = 0; i < width; ++i) sum += row[i];
-    const float mean = sum / static_cast<float>(width);
-    float sq = 0.f;
-    for (int64_t i = 0; i < width; ++i) sq += (row[i] - mean) * (row[i] - mean);
-    const float inv_std = 1.f / std::sqrt(sq / static_cast<float>(width) + eps);
+    // 16 partial sums, so that the compiler vectorises the reductions without -ffast-math.
+    constexpr int kLanes = 16;
+    float sum[kLanes] = {}, sq[kLanes] = {};
+    int64_t i = 0;
+    for (; i + kLanes <= width; i += kLanes) {
+      for (int l = 0; l < kLanes; ++l) sum[l] += row[i + l];
+    }
+    for (; i < width; ++i) sum[0] += row[i];
+    float total = 0.f;
+    for (int l = 0; l < kLanes; ++l) total += sum[l];
+    const float mean = total / static_cast<float>(width);
+    for (i = 0; i + kLanes <= width; i += kLanes) {
+      for (int l = 0; l < kLanes; ++l) sq[l] += (row[i + l] - mean) * (row[i + l] - mean);
+    }
+    for (; i < width; ++i) sq[0] += (row[i] - mean) * (row[i] - mean);
+    float total_sq = 0.f;
+    for (int l = 0; l < kLanes; ++l) total_sq += sq[l];
+    const float inv_std = 1.f / std::sqrt(total_sq / static_cast<float>(width) + eps);
     uint16_t* o = out + r * width;
-    for (int64_t i = 0; i < width; ++i)
-      o[i] = to_bf16((row[i] - mean) * inv_std * gamma[i] + beta[i]);
+    for (i = 0; i < width; ++i) o[i] = to_bf16((row[i] - mean) * inv_std * gamma[i] + beta[i]);
   }
 }
 
@@ -230,12 +241,6 @@ const OnednnTransformer::Plan& OnednnTransformer::plan_for(int64_t batch) const 
   plan->context_md = memory::desc({batch, heads_, t, d}, DataType::bf16, Dims{t * w, d, w, 1});
   dnnl::primitive_attr scores_attr;
   scores_attr.set_output_scales(0, {static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)))});
-  if (causal_) {
-    dnnl::post_ops mask;
-    mask.append_binary(dnnl::algorithm::binary_add,
-                       memory::desc({1, 1, t, t}, DataType::f32, Tag::abcd));
-    scores_attr.set_post_ops(mask);
-  }
   plan->scores = dnnl::matmul(dnnl::matmul::primitive_desc(
       dnnl::matmul::desc(plan->q, plan->k, plan->scores_md), scores_attr, cpu_engine()));
   plan->softmax = dnnl::softmax_v2_forward(dnnl::softmax_v2_forward::primitive_desc(
@@ -291,13 +296,14 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
   for (const Layer& layer : layers_) {
     layer_norm_to_bf16(x, layer.ln1_w, layer.ln1_b, eps, h);
     linear(layer, kQkv, h_mem, qkv_mem);
-    std::unordered_map<int, memory> score_args = {
-        {DNNL_ARG_SRC, q_mem}, {DNNL_ARG_WEIGHTS, k_mem}, {DNNL_ARG_DST, scores_mem}};
+    plan.scores.execute(
+        stream, {{DNNL_ARG_SRC, q_mem}, {DNNL_ARG_WEIGHTS, k_mem}, {DNNL_ARG_DST, scores_mem}});
+    // The causal mask is added here, not as a oneDNN binary post-op: with that post-op oneDNN 2.6
+    // falls back to its reference matmul, ~100x slower.
     if (causal_) {
-      score_args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] =
-          mem(memory::desc({1, 1, tokens_, tokens_}, DataType::f32, Tag::abcd), causal_mask_);
+      stream.wait();
+      scores.add_(causal_mask_);
     }
-    plan.scores.execute(stream, score_args);
     plan.softmax.execute(stream, {{DNNL_ARG_SRC, scores_mem}, {DNNL_ARG_DST, probs_mem}});
     plan.context.execute(
         stream,
@@ -309,6 +315,41 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
     stream.wait();
     if (hidden != nullptr) hidden->push_back(x.to(torch::kBFloat16));
   }
+}
+
+struct OnednnGemm::State {
+  dnnl::matmul gemm;
+  at::Tensor src, dst, bias;
+  memory weights;
+  std::unordered_map<int, memory> args;
+};
+
+OnednnGemm::OnednnGemm(int64_t m, int64_t k, int64_t n) : state_(std::make_unique<State>()) {
+  const auto pd = linear_pd(m, k, n, memory::desc({k, n}, DataType::bf16, Tag::any), DataType::bf16,
+                            dnnl::post_ops());
+  state_->gemm = dnnl::matmul(pd);
+  const at::Tensor plain = torch::randn({n, k}).to(torch::kBFloat16);
+  memory plain_mem(memory::desc({k, n}, DataType::bf16, Tag::ba), cpu_engine(), plain.data_ptr());
+  state_->weights = memory(pd.weights_desc(), cpu_engine());
+  dnnl::stream stream(cpu_engine());
+  dnnl::reorder(plain_mem, state_->weights).execute(stream, plain_mem, state_->weights);
+  stream.wait();
+  state_->src = torch::randn({m, k}).to(torch::kBFloat16);
+  state_->dst = torch::empty({m, n}, torch::kBFloat16);
+  state_->bias = torch::zeros({n});  // linear_pd's GEMMs take a bias, as the model's do
+  state_->args = {
+      {DNNL_ARG_SRC, memory(matrix(m, k, DataType::bf16), cpu_engine(), state_->src.data_ptr())},
+      {DNNL_ARG_WEIGHTS, state_->weights},
+      {DNNL_ARG_BIAS, memory(matrix(1, n, DataType::f32), cpu_engine(), state_->bias.data_ptr())},
+      {DNNL_ARG_DST, memory(matrix(m, n, DataType::bf16), cpu_engine(), state_->dst.data_ptr())}};
+}
+
+OnednnGemm::~OnednnGemm() = default;
+
+void OnednnGemm::run() {
+  dnnl::stream stream(cpu_engine());
+  state_->gemm.execute(stream, state_->args);
+  stream.wait();
 }
 
 #else  // !PREFSCORE_HAVE_ONEDNN
@@ -329,6 +370,12 @@ const OnednnTransformer::Plan& OnednnTransformer::plan_for(int64_t) const {
 void OnednnTransformer::run(at::Tensor&, std::vector<at::Tensor>*) const {
   throw Error("OnednnTransformer", "this build has no oneDNN (libdnnl-dev)");
 }
+struct OnednnGemm::State {};
+OnednnGemm::OnednnGemm(int64_t, int64_t, int64_t) {
+  throw Error("OnednnGemm", "this build has no oneDNN (libdnnl-dev)");
+}
+OnednnGemm::~OnednnGemm() = default;
+void OnednnGemm::run() {}
 
 #endif
 

@@ -60,4 +60,17 @@ class OnednnTransformer {
   mutable std::map<int64_t, std::unique_ptr<Plan>> plans_;  // primitives per batch size
 };
 
+// One bf16 GEMM [m, k] x [k, n] on weights packed once, with the kernel the blocks use and no
+// post-ops: the benchmark's reference for what a matrix multiplication can reach on this CPU.
+class OnednnGemm {
+ public:
+  OnednnGemm(int64_t m, int64_t k, int64_t n);
+  ~OnednnGemm();
+  void run();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 }  // namespace prefscore

@@ -47,8 +47,11 @@ struct ClipBenchmarkResult {
   double gflop_per_image;    // image tower, analytic
   double images_per_second;  // timed calls only
   double ms_per_image;
-  double gflops;                 // achieved: gflop_per_image · images_per_second
-  double peak_gflops;            // best of a few large GEMMs in the same precision, this process
+  double gflops;  // achieved: gflop_per_image · images_per_second
+  // Large GEMMs in the same precision, timed between the timed model calls (so that both see the
+  // same machine: on a shared machine the peak measured at another moment says little).
+  double peak_gflops;
+  std::string peak_kernel;       // what measured it: "onednn_prepacked" or "at::linear"
   double fraction_of_peak;       // gflops / peak_gflops
   double peak_rss_mb;            // VmHWM after loading and running in `precision` (before fp32)
   double load_s;                 // open the weights and build the model
@@ -61,10 +64,6 @@ ClipBenchmarkResult run_clip_benchmark(const ClipBenchmarkOptions& options);
 // The image tower's FLOPs per image (2 per multiply-add): patch embedding, and per block the
 // q/k/v, output and two MLP projections and the two attention products.
 double image_tower_gflop(const ClipArchitecture& arch);
-
-// The best GFLOP/s of a few large GEMMs with the shapes of the tower's linear layers, in the
-// precision of `run` (int8: not measured here; returns 0).
-double measure_matmul_peak_gflops(const RunOptions& run);
 
 // Streams a random float32 open_clip checkpoint with `arch`'s dims (weights N(0, 0.02²), layer-norm
 // weights 1) to `path`, one tensor at a time; returns its size in bytes.

@@ -40,6 +40,7 @@ nlohmann::ordered_json result_json(const ClipBenchmarkResult& r, const std::stri
                               {"gflop_per_image", r.gflop_per_image},
                               {"gflops", r.gflops},
                               {"peak_gflops", r.peak_gflops},
+                              {"peak_kernel", r.peak_kernel},
                               {"fraction_of_peak", r.fraction_of_peak},
                               {"peak_rss_mb", r.peak_rss_mb},
                               {"weights_mb", r.weights_mb},
@@ -68,9 +69,10 @@ std::string result_table(const ClipBenchmarkResult& r, const std::string& model)
   out << buf;
   std::snprintf(buf, sizeof buf,
                 "image tower: %.3f images/s, %.1f ms/image, %.1f GFLOP/image, %.0f GFLOP/s = "
-                "%.1f%% of the measured %s GEMM peak (%.0f GFLOP/s)\n",
+                "%.1f%% of the measured %s GEMM peak (%.0f GFLOP/s, %s)\n",
                 r.images_per_second, r.ms_per_image, r.gflop_per_image, r.gflops,
-                100 * r.fraction_of_peak, r.precision.c_str(), r.peak_gflops);
+                100 * r.fraction_of_peak, r.precision.c_str(), r.peak_gflops,
+                r.peak_kernel.c_str());
   out << buf;
   std::snprintf(buf, sizeof buf, "load %.2f s, time to first score %.2f s, peak RSS %.0f MB\n",
                 r.load_s, r.time_to_first_score_s, r.peak_rss_mb);
