@@ -17,6 +17,7 @@ PACKAGES=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libcli11-dev nlohmann-json3-dev libsentencepiece-dev catch2
   libutf8proc-dev zlib1g-dev libjpeg-dev
+  libdnnl-dev  # oneDNN headers: the CPU bf16 fast path (src/onednn_transformer.cpp); optional
   python3-torch  # scripts/convert_checkpoint.py and its test (tests/test_convert.cpp)
 )
 

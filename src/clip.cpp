@@ -6,6 +6,7 @@
 #include <limits>
 #include <sstream>
 
+#include "onednn_transformer.h"
 #include "prefscore/error.h"
 
 namespace prefscore {
@@ -30,6 +31,12 @@ ClipModel::ClipModel(const ClipArchitecture& arch, Weights& w)
   ln_final_b_ = w.get(WeightId::kTextLnFinalBias, {tw});
   txt_proj_ = w.get(WeightId::kTextProj, {e, tw});
   text_blocks_ = load_blocks(w, Tower::kText, arch.text_layers, tw, arch.text_mlp_width());
+
+  if (options_.device.is_cpu() && options_.dtype == c10::kBFloat16 &&
+      OnednnTransformer::available()) {
+    vision_fast_ = make_fast(vision_blocks_, arch.vision_tokens(), arch.vision_heads, /*causal=*/false);
+    text_fast_ = make_fast(text_blocks_, arch.context_length, arch.text_heads, /*causal=*/true);
+  }
 
   const at::Tensor scale = w.get(WeightId::kLogitScale, {});
   if (scale.defined()) logit_scale_ = scale.to(torch::kCPU, torch::kFloat64).item<double>();
@@ -61,6 +68,30 @@ std::vector<ClipModel::Block> ClipModel::load_blocks(Weights& w, Tower tower, in
     blocks.push_back(std::move(b));
   }
   return blocks;
+}
+
+// Packs `blocks` for oneDNN, releasing each as it is packed, or returns null when a weight is missing (the
+// missing names are reported by Weights::finish()).
+std::shared_ptr<const OnednnTransformer> ClipModel::make_fast(std::vector<Block>& blocks,
+                                                              int64_t tokens, int64_t heads,
+                                                              bool causal) const {
+  for (const Block& b : blocks) {
+    for (const at::Tensor* t : {&b.ln1_w, &b.ln1_b, &b.in_w, &b.in_b, &b.out_w, &b.out_b, &b.ln2_w,
+                                &b.ln2_b, &b.fc_w, &b.fc_b, &b.proj_w, &b.proj_b}) {
+      if (!t->defined()) return nullptr;
+    }
+  }
+  std::vector<TransformerBlockWeights> weights;
+  for (Block& b : blocks) {
+    weights.push_back({std::move(b.ln1_w), std::move(b.ln1_b), std::move(b.in_w),
+                       std::move(b.in_b), std::move(b.out_w), std::move(b.out_b),
+                       std::move(b.ln2_w), std::move(b.ln2_b), std::move(b.fc_w),
+                       std::move(b.fc_b), std::move(b.proj_w), std::move(b.proj_b)});
+  }
+  blocks.clear();
+  return std::make_shared<const OnednnTransformer>(
+      std::move(weights), tokens, heads, arch_.layer_norm_eps,
+      arch_.activation == "quick_gelu" ? MlpActivation::kQuickGelu : MlpActivation::kGelu, causal);
 }
 
 // Pre-norm residual block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).
@@ -102,9 +133,23 @@ ClipModel::VisionOutput ClipModel::encode_image(const at::Tensor& pixel_values,
   const int64_t n = px.size(0), vw = arch_.vision_width;
   at::Tensor x = at::conv2d(px, patch_w_, /*bias=*/{}, /*stride=*/arch_.patch_size);
   x = x.flatten(2).transpose(1, 2);  // [N, grid², W]
+  VisionOutput out;
+  if (vision_fast_) {
+    // The float32 residual stream starts at the patch embeddings.
+    const auto f32 = [](const at::Tensor& t) { return t.to(torch::kFloat32); };
+    x = at::cat({f32(class_emb_).view({1, 1, vw}).expand({n, 1, vw}), f32(x)}, 1) + f32(vis_pos_);
+    x = at::layer_norm(x, {vw}, f32(ln_pre_w_), f32(ln_pre_b_), arch_.layer_norm_eps).contiguous();
+    if (keep_hidden) out.hidden.push_back(x.to(options_.dtype));
+    vision_fast_->run(x, keep_hidden ? &out.hidden : nullptr);
+    out.tokens = x.to(options_.dtype);
+    // ln_post in float32 too; only its output is rounded for the bf16 projection.
+    const at::Tensor pooled = at::layer_norm(x.select(1, 0), {vw}, f32(ln_post_w_),
+                                             f32(ln_post_b_), arch_.layer_norm_eps);
+    out.embeds = at::linear(pooled.to(options_.dtype), vis_proj_);
+    return out;
+  }
   x = at::cat({class_emb_.view({1, 1, vw}).expand({n, 1, vw}), x}, 1) + vis_pos_;
   x = at::layer_norm(x, {vw}, ln_pre_w_, ln_pre_b_, arch_.layer_norm_eps);
-  VisionOutput out;
   if (keep_hidden) out.hidden.push_back(x);
   for (const Block& b : vision_blocks_) {
     x = run_block(b, x, arch_.vision_heads, /*attn_mask=*/{});
@@ -134,11 +179,19 @@ ClipModel::TextOutput ClipModel::encode_text(const at::Tensor& input_ids, bool k
   at::Tensor x = at::embedding(tok_emb_, ids) + txt_pos_;
   TextOutput out;
   if (keep_hidden) out.hidden.push_back(x);
-  for (const Block& b : text_blocks_) {
-    x = run_block(b, x, arch_.text_heads, causal_mask_);
-    if (keep_hidden) out.hidden.push_back(x);
+  if (text_fast_) {
+    x = x.to(torch::kFloat32).contiguous();
+    text_fast_->run(x, keep_hidden ? &out.hidden : nullptr);
+    x = at::layer_norm(x, {tw}, ln_final_w_.to(torch::kFloat32), ln_final_b_.to(torch::kFloat32),
+                       arch_.layer_norm_eps)
+            .to(options_.dtype);
+  } else {
+    for (const Block& b : text_blocks_) {
+      x = run_block(b, x, arch_.text_heads, causal_mask_);
+      if (keep_hidden) out.hidden.push_back(x);
+    }
+    x = at::layer_norm(x, {tw}, ln_final_w_, ln_final_b_, arch_.layer_norm_eps);
   }
-  x = at::layer_norm(x, {tw}, ln_final_w_, ln_final_b_, arch_.layer_norm_eps);
   out.tokens = x;
   // The official code uses argmax, whose tie-breaking (first maximal index) is a backend detail;
   // here it is explicit: weight each position holding the row maximum by (T - position), so the

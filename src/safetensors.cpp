@@ -58,6 +58,15 @@ class MappedFile {
     return mapped_ != nullptr ? mapped_ : reinterpret_cast<const std::byte*>(owned_.data());
   }
   uint64_t size() const { return size_; }
+  // madvise(MADV_DONTNEED) on the whole pages inside [offset, offset + length): safe on this
+  // read-only private file mapping, which holds no private changes to lose.
+  void drop_pages(uint64_t offset, uint64_t length) const {
+    if (mapped_ == nullptr || length == 0) return;
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<uintptr_t>(mapped_) + offset;
+    const uintptr_t first = (begin + page - 1) / page * page, last = (begin + length) / page * page;
+    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  }
 
  private:
   const std::byte* mapped_ = nullptr;
@@ -322,6 +331,10 @@ const TensorInfo& SafetensorsFile::at(std::string_view name) const {
 
 const std::byte* SafetensorsFile::data(const TensorInfo& info) const {
   return mapping_->data() + data_start_ + info.begin;
+}
+
+void SafetensorsFile::drop_pages(const TensorInfo& info) const {
+  mapping_->drop_pages(data_start_ + info.begin, info.end - info.begin);
 }
 
 void SafetensorsWriter::add(std::string name, DType dtype, std::vector<int64_t> shape,

@@ -63,6 +63,7 @@ Weights::Weights(SafetensorsFile file, const WeightLayout& layout, const RunOpti
 at::Tensor Weights::load(const std::vector<std::string>& keys, bool transpose,
                          const std::vector<int64_t>& shape) {
   std::vector<at::Tensor> parts;
+  std::vector<const TensorInfo*> infos;
   for (const std::string& key : keys) {
     const TensorInfo* info = file_.find(key);
     if (info == nullptr) {
@@ -76,6 +77,7 @@ at::Tensor Weights::load(const std::vector<std::string>& keys, bool transpose,
                                     ", expected a floating-point dtype (F32, F16, BF16)");
     }
     used_.insert(key);
+    infos.push_back(info);
     parts.push_back(tensor_view(file_, *info));
   }
   if (parts.size() != keys.size()) return at::Tensor();
@@ -97,6 +99,9 @@ at::Tensor Weights::load(const std::vector<std::string>& keys, bool transpose,
   // Zero-copy when the file already holds the compute dtype on CPU; else one conversion here.
   if (t.scalar_type() != options_.dtype || t.device() != options_.device || !t.is_contiguous()) {
     t = t.to(options_.device, options_.dtype).contiguous();
+    // A copy now: this process no longer needs the file's pages of it (a tensor asked for twice
+    // would only fault them back in).
+    for (const TensorInfo* info : infos) file_.drop_pages(*info);
   }
   return t;
 }

@@ -160,7 +160,7 @@ TEST_CASE("embed --pixels writes the official image embeddings", "[cli]") {
         data_path("models/mps")}) {
     fs::remove(out);
     const auto r = run_prefscore("embed --weights " + weights + " --pixels " + px_path + " -o " +
-                                 out + " --threads 2");
+                                 out + " --threads 2 --dtype fp32");
     INFO(weights << ": " << r.err);
     REQUIRE(r.exit_code == 0);
     const auto got = prefscore::SafetensorsFile::open(out);
@@ -193,7 +193,7 @@ std::vector<nlohmann::json> parse_jsonl(const std::string& text) {
 
 const std::string kPrompt0 = "a photo of an astronaut riding a horse on the moon";
 const std::string kTinyPick = "--model-card " + data_path("cards/tiny-hf.json") + " --weights " +
-                              data_path("models/hf");
+                              data_path("models/hf") + " --precision fp32";
 
 }  // namespace
 
@@ -246,7 +246,7 @@ TEST_CASE("score: several models, MPS conditions, csv", "[cli][score]") {
   fs::create_directory_symlink(fs::absolute(data_path("models/hf")), home + "/tiny-hf");
   fs::create_directory_symlink(fs::absolute(data_path("models/mps")), home + "/tiny-mps");
   const auto r = run_prefscore("score -m tiny-hf,tiny-mps --condition overall,detail -p '" + kPrompt0 +
-                                   "' " + dir + " --format csv",
+                                   "' " + dir + " --format csv --precision fp32",
                                "PREFSCORE_MODELS=" + data_path("cards") + " PREFSCORE_HOME=" + home);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -368,7 +368,7 @@ TEST_CASE("embed --image --text: files and strings to the official embeddings", 
   const auto r = run_prefscore("embed --weights " + data_path("models/hf") + " --image " +
                                data_path("pipeline/inputs/img0_rgb_300x200.png") + " --image " +
                                data_path("pipeline/inputs/img3_astronaut_512x512.jpg") +
-                               " --text '" + kPrompt0 + "' --text '' -o " + out);
+                               " --text '" + kPrompt0 + "' --text '' -o " + out + " --precision fp32");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   const auto got = prefscore::SafetensorsFile::open(out);
@@ -456,5 +456,34 @@ TEST_CASE("issue 10: tokenize --max-prompt-bytes skips longer texts", "[cli]") {
   CHECK(r.exit_code == 3);
   CHECK(parse_jsonl(r.out).size() == 1);
   CHECK_THAT(r.err, Catch::Contains("in.jsonl:2: text is 4 bytes, more than the limit of 3 bytes"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("--precision: auto by default, fp16 refused on CPU, --dtype kept as a hidden alias",
+          "[cli][precision]") {
+  const auto help = run_prefscore("score --help");
+  CHECK_THAT(help.out, Catch::Contains("--precision") && Catch::Contains("[default: auto]") &&
+                           Catch::Contains("one per physical core"));
+  CHECK_THAT(help.out, !Catch::Contains("--dtype"));
+  const std::string dir = fixture_image_dir("precision");
+  const std::string tiny =
+      "score --model-card " + data_path("cards/tiny-hf.json") + " --weights " + data_path("models/hf");
+  const auto fp16 = run_prefscore(tiny + " -p x " + dir + " --precision fp16");
+  CHECK(fp16.exit_code == 1);
+  CHECK_THAT(fp16.err, Catch::Contains("--precision: fp16 is for CUDA"));
+  const auto bad = run_prefscore(tiny + " -p x " + dir + " --dtype fp8");
+  CHECK(bad.exit_code == 2);
+  // bf16 differs from the fp32 golden scores only by bf16 rounding (8 significant bits).
+  const auto fp32 = run_prefscore(tiny + " --dtype fp32 -p '" + kPrompt0 + "' " + dir + " --format jsonl");
+  const auto bf16 = run_prefscore(tiny + " --precision bf16 -p '" + kPrompt0 + "' " + dir + " --format jsonl");
+  INFO(bf16.err);
+  REQUIRE(bf16.exit_code == 0);
+  const auto a = parse_jsonl(fp32.out), b = parse_jsonl(bf16.out);
+  REQUIRE(a.size() == b.size());
+  REQUIRE(!a.empty());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(b[i]["image"] == a[i]["image"]);
+    CHECK(b[i]["score"].get<double>() == Approx(a[i]["score"].get<double>()).margin(0.5));
+  }
   fs::remove_all(dir);
 }

@@ -24,11 +24,11 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
 const std::string kTinyPick = "--model-card '" + data_path("cards/tiny-hf.json") +
-                              "' --weights '" + data_path("models/hf") + "'";
+                              "' --weights '" + data_path("models/hf") + "' --precision fp32";
 const std::string kTinyMps = "--model-card '" + data_path("cards/tiny-mps.json") +
-                             "' --weights '" + data_path("models/mps") + "'";
+                             "' --weights '" + data_path("models/mps") + "' --precision fp32";
 const std::string kTinyHps = "--model-card '" + data_path("cards/tiny-openclip.json") +
-                             "' --weights '" + data_path("models/openclip") + "'";
+                             "' --weights '" + data_path("models/openclip") + "' --precision fp32";
 
 std::vector<std::string> prompts() {
   std::ifstream in(data_path("pipeline/inputs/inputs.json"));

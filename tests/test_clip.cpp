@@ -180,6 +180,39 @@ TEST_CASE("bf16 runs and stays close to fp32", "[clip]") {
   CHECK(cos > 0.99);
 }
 
+TEST_CASE("bf16 (oneDNN blocks on CPU where available) keeps fp32's decisions", "[clip]") {
+  torch::InferenceMode guard;
+  const ClipArchitecture arch =
+      prefscore::clip_architecture_from_hf_config(data_path("models/hf/config.json"));
+  Weights w(SafetensorsFile::open(data_path("models/hf/model.safetensors")),
+            prefscore::weight_layout("huggingface"), {c10::Device(c10::kCPU), c10::kBFloat16});
+  const ClipModel model(arch, w);
+  w.finish();
+  const auto img = model.encode_image(expected("pixel_values"), /*keep_hidden=*/true);
+  const auto txt = model.encode_text(expected("input_ids_hf_pad_bang"), /*keep_hidden=*/true);
+  CHECK(img.tokens.scalar_type() == c10::kBFloat16);
+  CHECK(txt.tokens.scalar_type() == c10::kBFloat16);
+  REQUIRE(img.hidden.size() == static_cast<std::size_t>(arch.vision_layers + 1));
+  REQUIRE(txt.hidden.size() == static_cast<std::size_t>(arch.text_layers + 1));
+  const auto min_cosine = [](const at::Tensor& got, const at::Tensor& want) {
+    const at::Tensor g = got.to(torch::kFloat32).flatten(1), e = want.flatten(1);
+    return (g * e).sum(-1).div(g.norm(2, -1) * e.norm(2, -1)).min().item<double>();
+  };
+  // The causal text tower and every block output, not just the pooled image feature.
+  CHECK(min_cosine(txt.embeds, expected("hf.text_embeds")) > 0.9999);
+  CHECK(min_cosine(img.embeds, expected("hf.image_embeds")) > 0.9999);
+  CHECK(min_cosine(img.hidden[2][0].unsqueeze(0), expected("hf.hidden.vision.2").unsqueeze(0)) > 0.9999);
+  CHECK(min_cosine(txt.hidden[2][0].unsqueeze(0), expected("hf.hidden.text.2").unsqueeze(0)) > 0.9999);
+  // Decisions: for each prompt, the order of every pair of images, as fp32 orders it.
+  const at::Tensor got = logits_per_image(img.embeds.to(torch::kFloat32),
+                                          txt.embeds.to(torch::kFloat32), model.logit_scale());
+  const at::Tensor want = expected("hf.logits_per_image");
+  const at::Tensor order_got = (got.unsqueeze(1) - got.unsqueeze(0)).sign();
+  const at::Tensor order_want = (want.unsqueeze(1) - want.unsqueeze(0)).sign();
+  WARN("bf16 vs fp32 logits: max abs " << (got - want).abs().max().item<double>());
+  CHECK(order_got.equal(order_want));
+}
+
 namespace {
 
 // The hf fixture checkpoint re-saved with one change, for the malformed-weights tests.

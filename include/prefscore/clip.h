@@ -8,12 +8,15 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <memory>
 #include <vector>
 
 #include "prefscore/clip_config.h"
 #include "prefscore/weights.h"
 
 namespace prefscore {
+
+class OnednnTransformer;  // src/onednn_transformer.h
 
 class ClipModel {
  public:
@@ -33,7 +36,9 @@ class ClipModel {
     std::vector<at::Tensor> hidden;  // keep_hidden: [embeddings, output of block 0, ...]
   };
 
-  // pixel_values [N, 3, S, S] (any float dtype; converted to the compute dtype).
+  // pixel_values [N, 3, S, S] (any float dtype; converted to the compute dtype). On CPU in bf16
+  // the blocks run on oneDNN with a float32 residual stream (src/onednn_transformer.h) when the
+  // build and the CPU allow; outputs are in the compute dtype either way.
   VisionOutput encode_image(const at::Tensor& pixel_values, bool keep_hidden = false) const;
   // input_ids [M, context] int64. Pools at the first occurrence of the highest id in each row,
   // i.e. the first <end_of_text> (49407): open_clip's `text.argmax(dim=-1)` and transformers'
@@ -56,6 +61,8 @@ class ClipModel {
   };
   static std::vector<Block> load_blocks(Weights& w, Tower tower, int64_t layers, int64_t width,
                                         int64_t mlp_width);
+  std::shared_ptr<const OnednnTransformer> make_fast(std::vector<Block>& blocks, int64_t tokens,
+                                                     int64_t heads, bool causal) const;
   at::Tensor run_block(const Block& b, const at::Tensor& x, int64_t heads,
                        const at::Tensor& attn_mask) const;
 
@@ -67,6 +74,8 @@ class ClipModel {
   // text
   at::Tensor tok_emb_, txt_pos_, ln_final_w_, ln_final_b_, txt_proj_, causal_mask_;
   std::vector<Block> text_blocks_;
+  // CPU bf16 fast path for each tower; when set, the tower's Blocks above are left empty.
+  std::shared_ptr<const OnednnTransformer> vision_fast_, text_fast_;
   double logit_scale_ = 0.0;
 };
 

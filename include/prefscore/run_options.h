@@ -5,11 +5,16 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include <string>
+
 namespace prefscore {
 
 struct RunOptions {
   c10::Device device;
   c10::ScalarType dtype;  // compute dtype of the weights and activations: Float, BFloat16 or Half
 };
+
+// "fp32", "bf16" or "fp16": the --precision name of `options`.
+std::string precision_name(const RunOptions& options);
 
 }  // namespace prefscore

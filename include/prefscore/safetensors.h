@@ -66,6 +66,10 @@ class SafetensorsFile {
   const TensorInfo& at(std::string_view name) const;
   // First byte of the tensor's data inside the mapping.
   const std::byte* data(const TensorInfo& info) const;
+  // After a converting copy: drops this tensor's pages of the mapping from the process's resident
+  // set (they stay in the page cache; reading them again faults them back in), so that loading in
+  // another dtype does not hold both copies. No effect on an in-memory buffer.
+  void drop_pages(const TensorInfo& info) const;
   // Keeps the mapping alive (for zero-copy views).
   std::shared_ptr<const MappedFile> mapping() const { return mapping_; }
   uint64_t file_size() const;

@@ -35,5 +35,6 @@ void add_score(CLI::App& app, Context& context);
 void add_rank(CLI::App& app, Context& context);
 void add_compare(CLI::App& app, Context& context);
 void add_eval(CLI::App& app, Context& context);
+void add_bench(CLI::App& app, Context& context);
 
 }  // namespace prefscore::cli

@@ -86,7 +86,7 @@ void embed(const EmbedOptions& opts, Context& context) {
   writer.set_metadata("model", clip.card ? clip.card->name : "");
   writer.set_metadata("layout", clip.layout);
   writer.set_metadata("weights", clip.weights_file);
-  writer.set_metadata("dtype", opts.run.dtype);
+  writer.set_metadata("precision", precision_name(run));
   writer.set_metadata("pipeline", std::string(pipeline_name(front.pipeline)));
   writer.set_metadata("tokenizer", front.tokenizer.mode == TokenizerMode::kOpenClip ? "openclip"
                                    : front.tokenizer.pad == PadToken::kBang         ? "hf, pad !"

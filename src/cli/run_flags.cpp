@@ -2,20 +2,33 @@
 
 #include <torch/torch.h>
 
-#include <thread>
-
+#include "cpu_info.h"
 #include "prefscore/error.h"
 
 namespace prefscore::cli {
 
 void add_run_flags(CLI::App& command, RunFlags& flags) {
-  command.add_option("--device", flags.device, "Where the model runs: cpu or cuda[:N] [default: cpu]");
-  command.add_option("--dtype", flags.dtype,
-                     "Compute dtype of weights and activations: fp32, bf16 or fp16 [default: fp32]")
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
-  command.add_option("--threads", flags.threads,
-                     "CPU threads for the model (intra-op) [default: 0 = all cores]")
+  command.add_option("--device", flags.device,
+                     "Where the model runs: cpu or cuda[:N] [default: cpu]");
+  const auto precisions = CLI::IsMember({"auto", "fp32", "bf16", "fp16"});
+  command
+      .add_option("--precision", flags.precision,
+                  "Compute precision: auto, fp32, bf16 or fp16 (CUDA). auto = fp16 on CUDA, bf16 "
+                  "on CPUs with AVX512-BF16 "
+                  "or AMX, else fp32; pass fp32 to reproduce the official fp32 scores "
+                  "[default: auto]")
+      ->check(precisions);
+  // The flag's former name, kept working for existing scripts; not shown in --help.
+  command.add_option("--dtype", flags.precision, "")->check(precisions)->group("");
+  command
+      .add_option("--threads", flags.threads,
+                  "CPU threads for the model (intra-op) [default: 0 = one per physical core]")
       ->check(CLI::NonNegativeNumber);
+}
+
+std::string auto_precision(const c10::Device& device) {
+  if (device.is_cuda()) return "fp16";
+  return cpu_has_fast_bf16() ? "bf16" : "fp32";
 }
 
 RunOptions apply_run_flags(const RunFlags& flags) {
@@ -31,15 +44,28 @@ RunOptions apply_run_flags(const RunFlags& flags) {
   if (!device.is_cpu() && !device.is_cuda()) {
     throw Error("--device", "\"" + flags.device + "\" is not supported; expected cpu or cuda[:N]");
   }
-  const c10::ScalarType dtype = flags.dtype == "bf16"   ? c10::kBFloat16
-                                : flags.dtype == "fp16" ? c10::kHalf
-                                                        : c10::kFloat;
-  if (dtype == c10::kHalf && device.is_cpu()) {
-    throw Error("--dtype", "fp16 is for CUDA; on CPU use fp32 or bf16");
+  const std::string precision =
+      flags.precision == "auto" ? auto_precision(device) : flags.precision;
+  if (precision == "fp16" && device.is_cpu()) {
+    throw Error("--precision", "fp16 is for CUDA; on CPU use fp32 or bf16");
   }
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  at::set_num_threads(flags.threads > 0 ? flags.threads : static_cast<int>(cores));
-  return RunOptions{device, dtype};
+  const RunOptions run{device, precision == "bf16"   ? c10::kBFloat16
+                               : precision == "fp16" ? c10::kHalf
+                                                     : c10::kFloat};
+  // The model's own parallelism is intra-op (GEMMs, element-wise kernels): one thread per
+  // physical core, as SMT siblings share the core's matrix units. Nothing here runs independent
+  // ops side by side, so the inter-op pool gets one thread; it can only be sized before first use.
+  at::set_num_threads(flags.threads > 0 ? flags.threads : physical_cores());
+  static const bool interop_set = [] {
+    try {
+      at::set_num_interop_threads(1);
+    } catch (const std::exception&) {
+      // Already started by an earlier op: keep its size.
+    }
+    return true;
+  }();
+  (void)interop_set;
+  return run;
 }
 
 }  // namespace prefscore::cli

@@ -1,9 +1,9 @@
-// The flags every model-running command shares (--device, --dtype, --threads) and their
-// translation into RunOptions. Thread counts are set here, in the CLI, never in the library.
+// The flags every model-running command shares (--device, --precision, --threads) and their
+// translation into RunOptions. The CPU is inspected and thread counts are set here, in the CLI,
+// never in the library.
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <string>
 
 #include "prefscore/run_options.h"
@@ -12,12 +12,16 @@ namespace prefscore::cli {
 
 struct RunFlags {
   std::string device = "cpu";
-  std::string dtype = "fp32";
-  int threads = 0;  // 0 = all cores
+  std::string precision = "auto";
+  int threads = 0;  // 0 = one per physical core
 };
 
 void add_run_flags(CLI::App& command, RunFlags& flags);
-// Validates the flags (e.g. CUDA present), sets the intra-op thread count, returns the options.
+// Validates the flags (e.g. CUDA present), resolves `auto`, sets the intra-op thread count and
+// returns the options.
 RunOptions apply_run_flags(const RunFlags& flags);
+// The precision `auto` picks on this machine for `device`: fp16 on CUDA; bf16 on a CPU with
+// AVX512-BF16 or AMX; fp32 on other CPUs.
+std::string auto_precision(const c10::Device& device);
 
 }  // namespace prefscore::cli

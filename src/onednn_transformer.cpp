@@ -1,0 +1,382 @@
+#include "onednn_transformer.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "prefscore/error.h"
+
+#if PREFSCORE_HAVE_ONEDNN
+#include <dnnl.hpp>
+#endif
+
+namespace prefscore {
+
+#if PREFSCORE_HAVE_ONEDNN
+
+namespace {
+
+using dnnl::memory;
+using Dims = memory::dims;
+using DataType = memory::data_type;
+using Tag = memory::format_tag;
+
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+bool is_reference_impl(const dnnl::primitive_desc& pd) {
+  return std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
+}
+
+// float -> bf16, round to nearest even, NaN kept NaN (what at::BFloat16's conversion does).
+inline uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+// Layer norm of each row of x (float32) with float32 statistics, written as bf16: the GEMM input.
+// Compiled for AVX-512 and AVX2 besides the baseline, picked at load time (GCC target_clones).
+__attribute__((target_clones("avx512f", "avx2", "default"))) void layer_norm_rows_to_bf16(
+    const float* x, const float* gamma, const float* beta, uint16_t* out, int64_t rows,
+    int64_t width, float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * width;
+    // 16 partial sums, so that the compiler vectorises the reductions without -ffast-math.
+    constexpr int kLanes = 16;
+    float sum[kLanes] = {}, sq[kLanes] = {};
+    int64_t i = 0;
+    for (; i + kLanes <= width; i += kLanes) {
+      for (int l = 0; l < kLanes; ++l) sum[l] += row[i + l];
+    }
+    for (; i < width; ++i) sum[0] += row[i];
+    float total = 0.f;
+    for (int l = 0; l < kLanes; ++l) total += sum[l];
+    const float mean = total / static_cast<float>(width);
+    for (i = 0; i + kLanes <= width; i += kLanes) {
+      for (int l = 0; l < kLanes; ++l) sq[l] += (row[i + l] - mean) * (row[i + l] - mean);
+    }
+    for (; i < width; ++i) sq[0] += (row[i] - mean) * (row[i] - mean);
+    float total_sq = 0.f;
+    for (int l = 0; l < kLanes; ++l) total_sq += sq[l];
+    const float inv_std = 1.f / std::sqrt(total_sq / static_cast<float>(width) + eps);
+    uint16_t* o = out + r * width;
+    for (i = 0; i < width; ++i) o[i] = to_bf16((row[i] - mean) * inv_std * gamma[i] + beta[i]);
+  }
+}
+
+void layer_norm_to_bf16(const at::Tensor& x, const at::Tensor& gamma, const at::Tensor& beta,
+                        float eps, at::Tensor& out) {
+  const int64_t rows = x.numel() / x.size(-1), width = x.size(-1);
+  const float* xp = x.data_ptr<float>();
+  uint16_t* op = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>());
+  at::parallel_for(0, rows, /*grain_size=*/16, [&](int64_t begin, int64_t end) {
+    layer_norm_rows_to_bf16(xp + begin * width, gamma.data_ptr<float>(), beta.data_ptr<float>(),
+                            op + begin * width, end - begin, width, eps);
+  });
+}
+
+memory::desc matrix(int64_t rows, int64_t cols, DataType type) {
+  return memory::desc({rows, cols}, type, Tag::ab);
+}
+
+// A linear layer's GEMM: src [M, K] bf16, weights [K, N] bf16 in `weights` layout (Tag::any to let
+// oneDNN choose), f32 bias, post-ops in order, dst [M, N] of `dst_type`.
+dnnl::matmul::primitive_desc linear_pd(int64_t m, int64_t k, int64_t n, const memory::desc& weights,
+                                       DataType dst_type, const dnnl::post_ops& ops) {
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  return dnnl::matmul::primitive_desc(
+      dnnl::matmul::desc(matrix(m, k, DataType::bf16), weights, matrix(1, n, DataType::f32),
+                         matrix(m, n, dst_type)),
+      attr, cpu_engine());
+}
+
+enum LinearKind { kQkv, kOut, kFc, kProj, kLinearKinds };
+
+}  // namespace
+
+struct OnednnTransformer::Layer {
+  at::Tensor ln1_w, ln1_b, ln2_w, ln2_b;  // float32
+  memory weights[kLinearKinds];           // packed bf16
+  at::Tensor bias[kLinearKinds];          // float32 [N]
+};
+
+struct OnednnTransformer::Plan {
+  dnnl::matmul linear[kLinearKinds];
+  dnnl::matmul scores, context;
+  dnnl::softmax_v2_forward softmax;
+  memory::desc q, k, v, scores_md, probs_md, context_md;
+};
+
+namespace {
+
+struct LinearShape {
+  int64_t k, n;
+  DataType dst;
+};
+
+dnnl::post_ops linear_post_ops(LinearKind kind, MlpActivation activation) {
+  dnnl::post_ops ops;
+  if (kind == kFc) {
+    // quick_gelu(x) = x·sigmoid(1.702x) is oneDNN's swish with alpha 1.702.
+    if (activation == MlpActivation::kGelu) {
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
+    } else {
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.702f, 0.f);
+    }
+  }
+  // The output and MLP projections add into the float32 residual stream (x += layer(h)).
+  if (kind == kOut || kind == kProj) ops.append_sum(1.f);
+  return ops;
+}
+
+}  // namespace
+
+bool OnednnTransformer::available() {
+  static const bool ok = [] {
+    try {
+      const auto pd = linear_pd(64, 64, 64, memory::desc({64, 64}, DataType::bf16, Tag::any),
+                                DataType::bf16, dnnl::post_ops());
+      return !is_reference_impl(pd);
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return ok;
+}
+
+OnednnTransformer::OnednnTransformer(std::vector<TransformerBlockWeights> blocks, int64_t tokens,
+                                     int64_t heads, double layer_norm_eps, MlpActivation activation,
+                                     bool causal)
+    : tokens_(tokens),
+      width_(blocks.empty() ? 0 : blocks[0].in_w.size(1)),
+      mlp_width_(blocks.empty() ? 0 : blocks[0].fc_w.size(0)),
+      heads_(heads),
+      eps_(layer_norm_eps),
+      activation_(activation),
+      causal_(causal) {
+  const LinearShape shapes[kLinearKinds] = {{width_, 3 * width_, DataType::bf16},
+                                            {width_, width_, DataType::f32},
+                                            {width_, mlp_width_, DataType::bf16},
+                                            {mlp_width_, width_, DataType::f32}};
+  // The packed layout oneDNN picks for one batch of images; plan_for() asks every batch size's
+  // GEMM to read this same layout.
+  memory::desc packed[kLinearKinds];
+  for (int kind = 0; kind < kLinearKinds; ++kind) {
+    const LinearShape& s = shapes[kind];
+    packed[kind] = linear_pd(tokens_, s.k, s.n, memory::desc({s.k, s.n}, DataType::bf16, Tag::any),
+                             s.dst, linear_post_ops(LinearKind(kind), activation_))
+                       .weights_desc();
+  }
+  dnnl::stream stream(cpu_engine());
+  const auto f32 = [](const at::Tensor& t) {
+    return t.to(torch::kCPU, torch::kFloat32).contiguous();
+  };
+  for (TransformerBlockWeights& b : blocks) {
+    Layer layer;
+    layer.ln1_w = f32(b.ln1_w);
+    layer.ln1_b = f32(b.ln1_b);
+    layer.ln2_w = f32(b.ln2_w);
+    layer.ln2_b = f32(b.ln2_b);
+    const at::Tensor* w[kLinearKinds] = {&b.in_w, &b.out_w, &b.fc_w, &b.proj_w};
+    const at::Tensor* bias[kLinearKinds] = {&b.in_b, &b.out_b, &b.fc_b, &b.proj_b};
+    for (int kind = 0; kind < kLinearKinds; ++kind) {
+      // [out, in] row-major is the [K, N] matrix in column-major ("ba") order.
+      at::Tensor plain = w[kind]->to(torch::kCPU, torch::kBFloat16).contiguous();
+      const LinearShape& s = shapes[kind];
+      memory src(memory::desc({s.k, s.n}, DataType::bf16, Tag::ba), cpu_engine(), plain.data_ptr());
+      layer.weights[kind] = memory(packed[kind], cpu_engine());
+      dnnl::reorder(src, layer.weights[kind]).execute(stream, src, layer.weights[kind]);
+      layer.bias[kind] = f32(*bias[kind]);
+    }
+    stream.wait();
+    layers_.push_back(std::move(layer));
+    b = TransformerBlockWeights();
+  }
+  if (causal_) {
+    causal_mask_ = torch::full({1, 1, tokens_, tokens_}, -std::numeric_limits<float>::infinity())
+                       .triu(1)
+                       .contiguous();
+  }
+}
+
+OnednnTransformer::~OnednnTransformer() = default;
+
+const OnednnTransformer::Plan& OnednnTransformer::plan_for(int64_t batch) const {
+  std::lock_guard<std::mutex> lock(plans_mutex_);
+  auto& slot = plans_[batch];
+  if (slot) return *slot;
+  auto plan = std::make_unique<Plan>();
+  const int64_t m = batch * tokens_, t = tokens_, w = width_, d = width_ / heads_;
+  const LinearShape shapes[kLinearKinds] = {{w, 3 * w, DataType::bf16},
+                                            {w, w, DataType::f32},
+                                            {w, mlp_width_, DataType::bf16},
+                                            {mlp_width_, w, DataType::f32}};
+  for (int kind = 0; kind < kLinearKinds; ++kind) {
+    const LinearShape& s = shapes[kind];
+    const auto pd = linear_pd(m, s.k, s.n, layers_[0].weights[kind].get_desc(), s.dst,
+                              linear_post_ops(LinearKind(kind), activation_));
+    if (is_reference_impl(pd)) {
+      throw Error("oneDNN", "no optimised bf16 GEMM for a batch of " + std::to_string(batch) +
+                                "; use --precision fp32");
+    }
+    plan->linear[kind] = dnnl::matmul(pd);
+  }
+  // Attention over [N, heads, T, d] views of the q/k/v GEMM output [N·T, 3·W] (q at column 0,
+  // k at W, v at 2W; head h at h·d): no copies.
+  const Dims qkv_strides = {t * 3 * w, d, 3 * w, 1};
+  plan->q = memory::desc({batch, heads_, t, d}, DataType::bf16, qkv_strides);
+  plan->k = memory::desc({batch, heads_, d, t}, DataType::bf16, Dims{t * 3 * w, d, 1, 3 * w});
+  plan->v = memory::desc({batch, heads_, t, d}, DataType::bf16, qkv_strides);
+  plan->scores_md = memory::desc({batch, heads_, t, t}, DataType::f32, Tag::abcd);
+  plan->probs_md = memory::desc({batch, heads_, t, t}, DataType::bf16, Tag::abcd);
+  plan->context_md = memory::desc({batch, heads_, t, d}, DataType::bf16, Dims{t * w, d, w, 1});
+  dnnl::primitive_attr scores_attr;
+  scores_attr.set_output_scales(0, {static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)))});
+  plan->scores = dnnl::matmul(dnnl::matmul::primitive_desc(
+      dnnl::matmul::desc(plan->q, plan->k, plan->scores_md), scores_attr, cpu_engine()));
+  plan->softmax = dnnl::softmax_v2_forward(dnnl::softmax_v2_forward::primitive_desc(
+      dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_inference,
+                                     dnnl::algorithm::softmax_accurate, plan->scores_md,
+                                     plan->probs_md, /*softmax_axis=*/3),
+      cpu_engine()));
+  plan->context = dnnl::matmul(dnnl::matmul::primitive_desc(
+      dnnl::matmul::desc(plan->probs_md, plan->v, plan->context_md), cpu_engine()));
+  slot = std::move(plan);
+  return *slot;
+}
+
+void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) const {
+  if (x.dim() != 3 || x.size(1) != tokens_ || x.size(2) != width_ ||
+      x.scalar_type() != torch::kFloat32 || !x.is_contiguous()) {
+    throw Error("OnednnTransformer", "expects a contiguous float32 [N, " + std::to_string(tokens_) +
+                                         ", " + std::to_string(width_) + "] residual stream");
+  }
+  const int64_t batch = x.size(0), m = batch * tokens_, w = width_;
+  if (batch == 0) return;
+  const Plan& plan = plan_for(batch);
+  const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16);
+  at::Tensor h = torch::empty({m, w}, bf16);
+  at::Tensor qkv = torch::empty({m, 3 * w}, bf16);
+  at::Tensor scores = torch::empty({batch, heads_, tokens_, tokens_}, torch::kFloat32);
+  at::Tensor probs = torch::empty({batch, heads_, tokens_, tokens_}, bf16);
+  at::Tensor context = torch::empty({m, w}, bf16);
+  at::Tensor mlp = torch::empty({m, mlp_width_}, bf16);
+  const dnnl::engine& engine = cpu_engine();
+  dnnl::stream stream(engine);
+  const auto mem = [&](const memory::desc& md, const at::Tensor& t, int64_t offset = 0) {
+    return memory(md, engine, static_cast<char*>(t.data_ptr()) + offset * t.element_size());
+  };
+  const memory h_mem = mem(matrix(m, w, DataType::bf16), h);
+  const memory qkv_mem = mem(matrix(m, 3 * w, DataType::bf16), qkv);
+  const memory x_mem = mem(matrix(m, w, DataType::f32), x);
+  const memory context_mem = mem(matrix(m, w, DataType::bf16), context);
+  const memory mlp_mem = mem(matrix(m, mlp_width_, DataType::bf16), mlp);
+  const memory q_mem = mem(plan.q, qkv), k_mem = mem(plan.k, qkv, w),
+               v_mem = mem(plan.v, qkv, 2 * w);
+  const memory scores_mem = mem(plan.scores_md, scores), probs_mem = mem(plan.probs_md, probs);
+  const memory heads_out_mem = mem(plan.context_md, context);
+  const float eps = static_cast<float>(eps_);
+  const auto linear = [&](const Layer& layer, LinearKind kind, const memory& src,
+                          const memory& dst) {
+    const memory bias = mem(matrix(1, layer.bias[kind].numel(), DataType::f32), layer.bias[kind]);
+    plan.linear[kind].execute(stream, {{DNNL_ARG_SRC, src},
+                                       {DNNL_ARG_WEIGHTS, layer.weights[kind]},
+                                       {DNNL_ARG_BIAS, bias},
+                                       {DNNL_ARG_DST, dst}});
+  };
+  for (const Layer& layer : layers_) {
+    layer_norm_to_bf16(x, layer.ln1_w, layer.ln1_b, eps, h);
+    linear(layer, kQkv, h_mem, qkv_mem);
+    plan.scores.execute(
+        stream, {{DNNL_ARG_SRC, q_mem}, {DNNL_ARG_WEIGHTS, k_mem}, {DNNL_ARG_DST, scores_mem}});
+    // The causal mask is added here, not as a oneDNN binary post-op: with that post-op oneDNN 2.6
+    // falls back to its reference matmul, ~100x slower.
+    if (causal_) {
+      stream.wait();
+      scores.add_(causal_mask_);
+    }
+    plan.softmax.execute(stream, {{DNNL_ARG_SRC, scores_mem}, {DNNL_ARG_DST, probs_mem}});
+    plan.context.execute(
+        stream,
+        {{DNNL_ARG_SRC, probs_mem}, {DNNL_ARG_WEIGHTS, v_mem}, {DNNL_ARG_DST, heads_out_mem}});
+    linear(layer, kOut, context_mem, x_mem);
+    layer_norm_to_bf16(x, layer.ln2_w, layer.ln2_b, eps, h);
+    linear(layer, kFc, h_mem, mlp_mem);
+    linear(layer, kProj, mlp_mem, x_mem);
+    stream.wait();
+    if (hidden != nullptr) hidden->push_back(x.to(torch::kBFloat16));
+  }
+}
+
+struct OnednnGemm::State {
+  dnnl::matmul gemm;
+  at::Tensor src, dst, bias;
+  memory weights;
+  std::unordered_map<int, memory> args;
+};
+
+OnednnGemm::OnednnGemm(int64_t m, int64_t k, int64_t n) : state_(std::make_unique<State>()) {
+  const auto pd = linear_pd(m, k, n, memory::desc({k, n}, DataType::bf16, Tag::any), DataType::bf16,
+                            dnnl::post_ops());
+  state_->gemm = dnnl::matmul(pd);
+  const at::Tensor plain = torch::randn({n, k}).to(torch::kBFloat16);
+  memory plain_mem(memory::desc({k, n}, DataType::bf16, Tag::ba), cpu_engine(), plain.data_ptr());
+  state_->weights = memory(pd.weights_desc(), cpu_engine());
+  dnnl::stream stream(cpu_engine());
+  dnnl::reorder(plain_mem, state_->weights).execute(stream, plain_mem, state_->weights);
+  stream.wait();
+  state_->src = torch::randn({m, k}).to(torch::kBFloat16);
+  state_->dst = torch::empty({m, n}, torch::kBFloat16);
+  state_->bias = torch::zeros({n});  // linear_pd's GEMMs take a bias, as the model's do
+  state_->args = {
+      {DNNL_ARG_SRC, memory(matrix(m, k, DataType::bf16), cpu_engine(), state_->src.data_ptr())},
+      {DNNL_ARG_WEIGHTS, state_->weights},
+      {DNNL_ARG_BIAS, memory(matrix(1, n, DataType::f32), cpu_engine(), state_->bias.data_ptr())},
+      {DNNL_ARG_DST, memory(matrix(m, n, DataType::bf16), cpu_engine(), state_->dst.data_ptr())}};
+}
+
+OnednnGemm::~OnednnGemm() = default;
+
+void OnednnGemm::run() {
+  dnnl::stream stream(cpu_engine());
+  state_->gemm.execute(stream, state_->args);
+  stream.wait();
+}
+
+#else  // !PREFSCORE_HAVE_ONEDNN
+
+struct OnednnTransformer::Layer {};
+struct OnednnTransformer::Plan {};
+
+bool OnednnTransformer::available() { return false; }
+
+OnednnTransformer::OnednnTransformer(std::vector<TransformerBlockWeights>, int64_t, int64_t, double,
+                                     MlpActivation, bool) {
+  throw Error("OnednnTransformer", "this build has no oneDNN (libdnnl-dev)");
+}
+OnednnTransformer::~OnednnTransformer() = default;
+const OnednnTransformer::Plan& OnednnTransformer::plan_for(int64_t) const {
+  throw Error("OnednnTransformer", "this build has no oneDNN (libdnnl-dev)");
+}
+void OnednnTransformer::run(at::Tensor&, std::vector<at::Tensor>*) const {
+  throw Error("OnednnTransformer", "this build has no oneDNN (libdnnl-dev)");
+}
+struct OnednnGemm::State {};
+OnednnGemm::OnednnGemm(int64_t, int64_t, int64_t) {
+  throw Error("OnednnGemm", "this build has no oneDNN (libdnnl-dev)");
+}
+OnednnGemm::~OnednnGemm() = default;
+void OnednnGemm::run() {}
+
+#endif
+
+}  // namespace prefscore

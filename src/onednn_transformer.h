@@ -1,0 +1,76 @@
+// The residual blocks of a CLIP tower (pre-LN: x + attn(ln_1(x)), x + mlp(ln_2(x)); open_clip
+// transformer.py ResidualAttentionBlock) for CPU bf16, on oneDNN primitives called directly
+// rather than through ATen ops, because that is where bf16 time went (bench/bench_clip.cpp,
+// docs-notes/h-perf.md): ATen adds linear biases in a separate pass, runs bf16 layer norm, GELU and
+// adds without AVX-512, and copies q/k/v per head before its batched matmuls.
+//
+// Here each linear layer is one GEMM with weights reordered once at load into oneDNN's blocked
+// layout, its bias, GELU and residual add fused as post-ops; attention reads q, k and v in place
+// from the q/k/v GEMM output through strided descriptors (all heads and images in one batched GEMM
+// each) and writes its output straight in the [tokens, heads × head_dim] layout the output
+// projection reads. Numerically sensitive steps stay in fp32: the residual stream, layer-norm
+// statistics, the attention scores and their softmax; only GEMM inputs are rounded to bf16.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace prefscore {
+
+struct TransformerBlockWeights {
+  at::Tensor ln1_w, ln1_b, in_w, in_b, out_w, out_b, ln2_w, ln2_b, fc_w, fc_b, proj_w, proj_b;
+};
+
+enum class MlpActivation { kGelu, kQuickGelu };
+
+class OnednnTransformer {
+ public:
+  // True when this build has oneDNN and its bf16 GEMM has a native (non-reference) kernel on this
+  // CPU; otherwise the caller keeps its ATen path.
+  static bool available();
+
+  // `tokens` is the sequence length every call uses (the model's fixed image tokens or context).
+  // Weights in any float dtype, linear weights [out, in]. Each block's tensors are released as
+  // soon as they are packed, so that loading never holds two copies of the tower.
+  OnednnTransformer(std::vector<TransformerBlockWeights> blocks, int64_t tokens, int64_t heads,
+                    double layer_norm_eps, MlpActivation activation, bool causal);
+  ~OnednnTransformer();
+
+  // x: [N, tokens, width] float32, contiguous: the residual stream, updated in place through every
+  // block. When `hidden` is given, the output of each block is appended to it as bf16.
+  void run(at::Tensor& x, std::vector<at::Tensor>* hidden) const;
+
+ private:
+  struct Layer;
+  struct Plan;
+  const Plan& plan_for(int64_t batch) const;
+
+  std::vector<Layer> layers_;
+  int64_t tokens_, width_, mlp_width_, heads_;
+  double eps_;
+  MlpActivation activation_;
+  bool causal_;
+  at::Tensor causal_mask_;  // [1, 1, T, T] float32: 0 on and below the diagonal, -inf above
+  mutable std::mutex plans_mutex_;
+  mutable std::map<int64_t, std::unique_ptr<Plan>> plans_;  // primitives per batch size
+};
+
+// One bf16 GEMM [m, k] x [k, n] on weights packed once, with the kernel the blocks use and no
+// post-ops: the benchmark's reference for what a matrix multiplication can reach on this CPU.
+class OnednnGemm {
+ public:
+  OnednnGemm(int64_t m, int64_t k, int64_t n);
+  ~OnednnGemm();
+  void run();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace prefscore
