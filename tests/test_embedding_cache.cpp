@@ -18,6 +18,7 @@
 #include "prefscore/scoring.h"
 #include "prefscore/sha256.h"
 #include "test_utils.h"
+#include "tiny_scorer.h"
 
 using prefscore::EmbeddingCache;
 using prefscore::ScoreItem;
@@ -31,13 +32,7 @@ namespace fs = std::filesystem;
 
 std::unique_ptr<Scorer> scorer(const std::string& card, const std::string& weights,
                                std::vector<std::string> conditions = {}) {
-  prefscore::ScorerSpec spec;
-  spec.source.model = data_path("cards/" + card);
-  spec.source.weights = data_path(weights);
-  spec.conditions = std::move(conditions);
-  spec.vocab_path = std::string(PREFSCORE_MODELS_DIR) + "/vocab/bpe_simple_vocab_16e6.txt.gz";
-  return std::make_unique<Scorer>(spec, std::vector<std::string>{}, "/unused",
-                                  prefscore::RunOptions{c10::Device(c10::kCPU), c10::kFloat});
+  return prefscore::testing::tiny_scorer(card, weights, std::move(conditions));
 }
 
 std::vector<ScoreItem> items(const std::string& prompt) {

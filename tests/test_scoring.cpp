@@ -8,6 +8,7 @@
 #include "prefscore/scorer.h"
 #include "prefscore/scoring.h"
 #include "test_utils.h"
+#include "tiny_scorer.h"
 
 using prefscore::ScoreItem;
 using prefscore::ScoreReport;
@@ -20,13 +21,7 @@ namespace fs = std::filesystem;
 
 std::unique_ptr<Scorer> scorer(const std::string& card, const std::string& weights,
                                std::vector<std::string> conditions = {}) {
-  prefscore::ScorerSpec spec;
-  spec.source.model = data_path("cards/" + card);
-  spec.source.weights = data_path(weights);
-  spec.conditions = std::move(conditions);
-  spec.vocab_path = std::string(PREFSCORE_MODELS_DIR) + "/vocab/bpe_simple_vocab_16e6.txt.gz";
-  return std::make_unique<Scorer>(spec, std::vector<std::string>{}, "/unused",
-                                  prefscore::RunOptions{c10::Device(c10::kCPU), c10::kFloat});
+  return prefscore::testing::tiny_scorer(card, weights, std::move(conditions));
 }
 
 const char* const kImages[] = {"img0_rgb_300x200.png", "img1_gray_180x260.png",
