@@ -3,13 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <torch/torch.h>
-
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -164,16 +161,8 @@ std::size_t read_partial(const std::string& path, const Json& header, std::size_
   return intact;
 }
 
-std::string skip_reason(const ScoreReport& report, const ScoreItem& item) {
-  const std::string prefix = item.image + ": ";
-  for (const std::string& s : report.skipped) {
-    if (s.compare(0, prefix.size(), prefix) == 0) return s;
-  }
-  return item.image + ": could not be scored";
-}
-
 // The final report from every item's results: rows in item order, probabilities as score_items
-// computes them (float32 softmax of the logits over each group's candidates, in item order).
+// computes them (assign_group_probabilities).
 ScoreReport assemble(const std::vector<Scorer*>& scorers, const std::vector<ScoreItem>& items,
                      const std::vector<ItemResult>& results,
                      const std::vector<std::pair<std::string, std::string>>& columns) {
@@ -188,29 +177,17 @@ ScoreReport assemble(const std::vector<Scorer*>& scorers, const std::vector<Scor
       report.skipped.push_back(results[i].skipped);
     }
   }
-  std::map<std::string, std::vector<std::size_t>> groups;  // group -> positions in `kept`
-  for (std::size_t k = 0; k < kept.size(); ++k) groups[candidate_group(items[kept[k]])].push_back(k);
-  std::vector<std::vector<double>> probs(kept.size(), std::vector<double>(columns.size()));
-  for (const auto& [name, members] : groups) {
-    for (std::size_t c = 0; c < columns.size(); ++c) {
-      std::vector<float> logits;
-      for (std::size_t k : members) logits.push_back(static_cast<float>(results[kept[k]].rows[c].second));
-      const at::Tensor p = at::softmax(torch::tensor(logits, torch::kFloat32), 0);
-      for (std::size_t m = 0; m < members.size(); ++m) {
-        probs[members[m]][c] = p[static_cast<int64_t>(m)].item<float>();
-      }
-    }
-  }
   for (std::size_t k = 0; k < kept.size(); ++k) {
     std::size_t c = 0;
     for (const Scorer* s : scorers) {
       for (const std::string& column : s->columns()) {
         const auto& [score, logit] = results[kept[k]].rows[c];
-        report.rows.push_back(ScoreRow{k, s->model_name(), s->head(), column, score, probs[k][c], logit});
+        report.rows.push_back(ScoreRow{k, s->model_name(), s->head(), column, score, /*prob=*/0.0, logit});
         ++c;
       }
     }
   }
+  assign_group_probabilities(&report);
   return report;
 }
 
@@ -293,7 +270,8 @@ ScoreReport score_items_checkpointed(const std::vector<Scorer*>& scorers,
         line["rows"] = rows;
         ++next_kept;
       } else {
-        r.skipped = skip_reason(part, part_items[b]);
+        r.skipped = skip_message(part, part_items[b]);
+        if (r.skipped.empty()) r.skipped = part_items[b].image + ": could not be scored";
         line["skipped"] = r.skipped;
       }
       lines += line.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";

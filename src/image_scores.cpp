@@ -65,15 +65,9 @@ ImageScores image_scores_from_report(const std::vector<ScoreItem>& items,
   for (const ScoreItem& item : report.items) scored.insert({item.image, item.prompt});
   for (const ScoreItem& item : items) {
     if (scored.count({item.image, item.prompt})) continue;
-    std::string reason = "could not be scored";
-    const std::string prefix = item.image + ": ";
-    for (const std::string& skipped : report.skipped) {
-      if (skipped.compare(0, prefix.size(), prefix) == 0) {
-        reason = skipped.substr(prefix.size());
-        break;
-      }
-    }
-    scores.add_failure(item.image, reason);
+    const std::string skipped = skip_message(report, item);
+    scores.add_failure(item.image, skipped.empty() ? "could not be scored"
+                                                   : skipped.substr(item.image.size() + 2));
   }
   return scores;
 }

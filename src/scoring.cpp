@@ -23,36 +23,17 @@ void fill_probabilities(ScoreReport* report,
                         const std::vector<std::vector<ItemScores>>& per_scorer,
                         const std::vector<Scorer*>& scorers,
                         const std::vector<std::size_t>& kept) {
-  // Softmax of the scaled scores over each group's candidates, per scorer and column.
-  std::map<std::string, std::vector<std::size_t>> groups;  // group -> positions in `kept`
-  for (std::size_t k = 0; k < kept.size(); ++k) {
-    groups[candidate_group(report->items[k])].push_back(k);
-  }
-  std::vector<std::vector<std::vector<float>>> probs(scorers.size());  // [scorer][k][column]
-  for (std::size_t s = 0; s < scorers.size(); ++s) {
-    const std::size_t columns = scorers[s]->columns().size();
-    probs[s].assign(kept.size(), std::vector<float>(columns, 0.0f));
-    for (const auto& [name, members] : groups) {
-      for (std::size_t c = 0; c < columns; ++c) {
-        std::vector<float> scaled;
-        for (std::size_t k : members) scaled.push_back(per_scorer[s][kept[k]].scaled[c]);
-        const at::Tensor p = at::softmax(torch::tensor(scaled, torch::kFloat32), 0);
-        for (std::size_t m = 0; m < members.size(); ++m) {
-          probs[s][members[m]][c] = p[static_cast<int64_t>(m)].item<float>();
-        }
-      }
-    }
-  }
   for (std::size_t k = 0; k < kept.size(); ++k) {
     for (std::size_t s = 0; s < scorers.size(); ++s) {
       const auto& cols = scorers[s]->columns();
       for (std::size_t c = 0; c < cols.size(); ++c) {
         report->rows.push_back(ScoreRow{k, scorers[s]->model_name(), scorers[s]->head(), cols[c],
-                                        per_scorer[s][kept[k]].score[c], probs[s][k][c],
+                                        per_scorer[s][kept[k]].score[c], /*prob=*/0.0,
                                         per_scorer[s][kept[k]].scaled[c]});
       }
     }
   }
+  assign_group_probabilities(report);
 }
 
 // Row j of a batch's features, as a batch of one.
@@ -153,6 +134,34 @@ void prepare_item(const std::string& path, const Preparation& prep, const Embedd
 }
 
 }  // namespace
+
+void assign_group_probabilities(ScoreReport* report) {
+  const std::size_t columns = report->columns.size();
+  std::map<std::string, std::vector<std::size_t>> groups;  // group -> items, in report order
+  for (std::size_t k = 0; k < report->items.size(); ++k) {
+    groups[candidate_group(report->items[k])].push_back(k);
+  }
+  for (const auto& [name, members] : groups) {
+    for (std::size_t c = 0; c < columns; ++c) {
+      std::vector<float> logits;
+      for (std::size_t k : members) {
+        logits.push_back(static_cast<float>(report->rows[k * columns + c].logit));
+      }
+      const at::Tensor p = at::softmax(torch::tensor(logits, torch::kFloat32), 0);
+      for (std::size_t m = 0; m < members.size(); ++m) {
+        report->rows[members[m] * columns + c].prob = p[static_cast<int64_t>(m)].item<float>();
+      }
+    }
+  }
+}
+
+std::string skip_message(const ScoreReport& report, const ScoreItem& item) {
+  const std::string prefix = item.image + ": ";
+  for (const std::string& s : report.skipped) {
+    if (s.compare(0, prefix.size(), prefix) == 0) return s;
+  }
+  return "";
+}
 
 std::string candidate_group(const ScoreItem& item) {
   return item.group.empty() ? "prompt:" + item.prompt : "group:" + item.group;

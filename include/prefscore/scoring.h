@@ -59,6 +59,13 @@ struct ScoreRunOptions {
 // The group a candidate competes in: its group, else its prompt.
 std::string candidate_group(const ScoreItem& item);
 
+// Sets every row's prob: the float32 softmax of the rows' logits over each group's candidates,
+// per column, candidates in report order. Rows are per item, in `columns` order.
+void assign_group_probabilities(ScoreReport* report);
+
+// The skipped line of `report` about `item` ("image: reason"), or "" when it was not skipped.
+std::string skip_message(const ScoreReport& report, const ScoreItem& item);
+
 ScoreReport score_items(const std::vector<Scorer*>& scorers, const std::vector<ScoreItem>& items,
                         const ScoreRunOptions& options);
 
