@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "eval_fixture.h"
 #include "test_utils.h"
 
 using prefscore::testing::data_path;
@@ -16,13 +17,7 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 constexpr double kTol = 1e-9;
 
-const Json& expected() {
-  static const Json j = [] {
-    std::ifstream in(data_path("eval/expected.json"));
-    return Json::parse(in);
-  }();
-  return j;
-}
+const Json& expected() { return prefscore::testing::eval_expected(); }
 
 std::string write_lines(const fs::path& path, const std::vector<std::string>& lines) {
   std::ofstream out(path);

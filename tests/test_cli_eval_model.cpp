@@ -9,6 +9,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "eval_fixture.h"
 #include "pipeline_fixture.h"
 #include "test_utils.h"
 
@@ -336,8 +337,7 @@ TEST_CASE("eval pairs: a CSV pair file; table and CSV reports", "[cli_eval_model
         << "\r\n";
   }
   csv.close();
-  std::ifstream ej(data_path("eval/expected.json"));
-  const Json want = Json::parse(ej)["pickapic"]["metric_a"];
+  const Json& want = prefscore::testing::eval_expected()["pickapic"]["metric_a"];
   const std::string base = "eval pairs '" + (dir / "pairs.csv").string() +
                            "' --logit-scale 100 --score-field metric_a_score";
   const auto run = run_prefscore(base + " --format json");

@@ -10,6 +10,7 @@
 #include "prefscore/error.h"
 #include "prefscore/eval_inputs.h"
 #include "prefscore/metrics.h"
+#include "eval_fixture.h"
 #include "test_utils.h"
 
 using prefscore::testing::data_path;
@@ -21,13 +22,7 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 constexpr double kTol = 1e-9;
 
-const Json& expected() {
-  static const Json j = [] {
-    std::ifstream in(data_path("eval/expected.json"));
-    return Json::parse(in);
-  }();
-  return j;
-}
+const Json& expected() { return prefscore::testing::eval_expected(); }
 
 std::vector<double> doubles(const Json& j) { return j.get<std::vector<double>>(); }
 
