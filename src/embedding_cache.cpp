@@ -149,7 +149,13 @@ std::string EmbeddingCache::weights_sha256(const std::string& weights_file,
   return digest;
 }
 
-EmbeddingKey EmbeddingCache::key_for(const Scorer& scorer) const {
+EmbeddingKeyParts embedding_key_parts(const Scorer& scorer, std::string weights_sha256) {
+  return EmbeddingKeyParts{std::move(weights_sha256), scorer.clip().architecture(),
+                           /*image_tokens=*/scorer.head() == "mps", scorer.preprocess_options(),
+                           scorer.clip().options()};
+}
+
+std::optional<std::string> stated_weights_sha256(const Scorer& scorer) {
   std::optional<std::string> stated;
   if (scorer.card()) {
     const std::string name = fs::path(scorer.weights_file()).filename().string();
@@ -157,11 +163,12 @@ EmbeddingKey EmbeddingCache::key_for(const Scorer& scorer) const {
       if (f.name == name && f.sha256) stated = f.sha256;
     }
   }
-  const EmbeddingKeyParts parts{weights_sha256(scorer.weights_file(), stated),
-                                scorer.clip().architecture(),
-                                /*image_tokens=*/scorer.head() == "mps",
-                                scorer.preprocess_options(), scorer.clip().options()};
-  return make_embedding_key(parts);
+  return stated;
+}
+
+EmbeddingKey EmbeddingCache::key_for(const Scorer& scorer) const {
+  return make_embedding_key(embedding_key_parts(
+      scorer, weights_sha256(scorer.weights_file(), stated_weights_sha256(scorer))));
 }
 
 std::string EmbeddingCache::entry_path(const EmbeddingKey& key,

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "prefscore/sharding.h"
+
 namespace prefscore::cli {
 
 // Exit codes, documented in README.md ("Exit status") and in `prefscore --help`.
@@ -23,6 +25,7 @@ struct Context {
   std::vector<std::string> card_dirs;  // folders with model cards (*.json), searched in order
   std::string weights_home;            // $PREFSCORE_HOME or ~/.cache/prefscore
   std::string vocab_path;              // <models dir>/vocab/bpe_simple_vocab_16e6.txt.gz
+  ShardEnvironment shard_environment;  // SLURM_ARRAY_TASK_*, JOB_COMPLETION_INDEX
   int exit_code = kExitOk;             // set by a command that finishes with a non-zero status
 };
 
@@ -36,5 +39,6 @@ void add_rank(CLI::App& app, Context& context);
 void add_compare(CLI::App& app, Context& context);
 void add_eval(CLI::App& app, Context& context);
 void add_bench(CLI::App& app, Context& context);
+void add_merge(CLI::App& app, Context& context);
 
 }  // namespace prefscore::cli

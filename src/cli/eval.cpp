@@ -9,6 +9,7 @@
 #include "input_flags.h"
 #include "model_flags.h"
 #include "output.h"
+#include "shard_flags.h"
 #include "prefscore/error.h"
 #include "prefscore/eval_inputs.h"
 #include "prefscore/eval_output.h"
@@ -28,6 +29,7 @@ struct EvalOptions {
   // rows that name images
   ModelFlags model;
   InputFlags decode;  // --decode-threads, --cache
+  ShardFlags shard;
   std::string scores;
   std::string score_model;
   std::string save_scores;
@@ -44,6 +46,68 @@ bool model_given(const ModelFlags& m) {
   return !m.models.empty() || !m.model_card.empty() || !m.weights.empty();
 }
 
+// The scorer and the distinct (image, prompt) items of the rows, for --model.
+struct ImageScoring {
+  ModelFlags model;
+  std::vector<std::unique_ptr<Scorer>> scorers;
+  std::vector<ScoreItem> items;
+};
+
+ImageScoring prepare_image_scoring(
+    const EvalOptions& opts, std::vector<ImageRequest> (*requests_of)(const std::string&, bool),
+    Context& context) {
+  const std::vector<ImageRequest> requests = requests_of(opts.input, opts.strict);
+  if (requests.empty()) {
+    throw Error(opts.input, "no row names images to score with --model (fields image_0/image_1 "
+                            "or images)");
+  }
+  ImageScoring scoring;
+  scoring.model = opts.model;
+  const std::vector<std::string> conditions = requested_conditions(requests);
+  if (!conditions.empty()) {
+    scoring.model.condition.clear();
+    for (const std::string& c : conditions) {
+      scoring.model.condition += (scoring.model.condition.empty() ? "" : ",") + c;
+    }
+    scoring.model.conditions_optional = true;
+  }
+  scoring.scorers = open_scorers(scoring.model, context);
+  if (conditions.empty() && scoring.scorers.front()->columns().size() > 1) {
+    throw Error("--condition", "eval scores each row under one condition: name one, or give the "
+                               "rows a \"condition\" field");
+  }
+  scoring.items = items_to_score(requests);
+  return scoring;
+}
+
+// With a shard (--shard or the scheduler's environment): scores this shard's part of the images
+// the rows name into a shard file and returns true; the evaluation itself runs on the merged
+// scores (`prefscore merge` then `eval --scores`).
+bool score_eval_shard(const EvalOptions& opts,
+                      std::vector<ImageRequest> (*requests_of)(const std::string&, bool),
+                      Context& context) {
+  if (!model_given(opts.model)) {
+    if (!opts.shard.shard.empty() || opts.shard.shard_count != 0) {
+      throw Error("--shard", "splits the images that --model scores; give --model (evaluate the "
+                             "merged scores with --scores)");
+    }
+    // Scores in the rows or a --scores file: nothing worth splitting, whatever the environment.
+    return false;
+  }
+  const Shard shard = resolve_shard(opts.shard, context);
+  if (!shard.active()) return false;
+  if (!opts.format.empty()) {
+    throw Error("--format", "a shard writes a shard file (JSON lines) for `prefscore merge`");
+  }
+  check_shard_output("", opts.output, opts.decode);
+  const ImageScoring scoring = prepare_image_scoring(opts, requests_of, context);
+  emit(score_shard("eval", shard, opts.decode, raw_pointers(scoring.scorers),
+                   scoring.model.batch_size, scoring.items, /*top=*/0, /*checkpoint=*/nullptr,
+                   context),
+       opts.output);
+  return true;
+}
+
 // The scores of the images the rows name: read from --scores, or computed with --model; null when
 // neither is given (the rows must then carry scores).
 std::unique_ptr<ImageScores> image_scores(
@@ -57,28 +121,11 @@ std::unique_ptr<ImageScores> image_scores(
         read_score_file(opts.scores, opts.score_model, opts.logit_scale));
   }
   if (!model_given(opts.model)) return nullptr;
-  const std::vector<ImageRequest> requests = requests_of(opts.input, opts.strict);
-  if (requests.empty()) {
-    throw Error(opts.input, "no row names images to score with --model (fields image_0/image_1 "
-                            "or images)");
-  }
-  ModelFlags model = opts.model;
-  const std::vector<std::string> conditions = requested_conditions(requests);
-  if (!conditions.empty()) {
-    model.condition.clear();
-    for (const std::string& c : conditions) model.condition += (model.condition.empty() ? "" : ",") + c;
-    model.conditions_optional = true;
-  }
-  const auto scorers = open_scorers(model, context);
-  if (conditions.empty() && scorers.front()->columns().size() > 1) {
-    throw Error("--condition", "eval scores each row under one condition: name one, or give the "
-                               "rows a \"condition\" field");
-  }
-  const std::vector<ScoreItem> items = items_to_score(requests);
-  const ScoreReport report =
-      score_listed_items(opts.decode, raw_pointers(scorers), model.batch_size, items);
+  const ImageScoring scoring = prepare_image_scoring(opts, requests_of, context);
+  const ScoreReport report = score_listed_items(opts.decode, raw_pointers(scoring.scorers),
+                                                scoring.model.batch_size, scoring.items);
   if (!opts.save_scores.empty()) write_file_atomic(opts.save_scores, format_scores_jsonl(report));
-  return std::make_unique<ImageScores>(image_scores_from_report(items, report));
+  return std::make_unique<ImageScores>(image_scores_from_report(scoring.items, report));
 }
 
 void print_report(const EvalReport& report, const EvalOptions& opts, Context& context) {
@@ -109,6 +156,7 @@ void add_common(CLI::App& cmd, EvalOptions& opts, const std::string& rows) {
 void add_image_scoring(CLI::App& cmd, EvalOptions& opts) {
   add_model_flags(cmd, opts.model, /*allow_several_models=*/false);
   add_decode_flags(cmd, opts.decode);
+  add_shard_flags(cmd, opts.shard);
   cmd.add_option("--scores", opts.scores,
                  "Take the images' scores from this `prefscore score` JSONL output instead of "
                  "running a model (image paths relative to the current folder)")
@@ -159,6 +207,7 @@ void add_eval(CLI::App& app, Context& context) {
   add_bootstrap(*pairs, *pairs_opts);
   add_image_scoring(*pairs, *pairs_opts);
   pairs->callback([pairs_opts, &context] {
+    if (score_eval_shard(*pairs_opts, &pair_file_images, context)) return;
     const auto images = image_scores(*pairs_opts, &pair_file_images, context);
     PairEvalOptions options;
     options.score_field = pairs_opts->score_field;
@@ -187,6 +236,7 @@ void add_eval(CLI::App& app, Context& context) {
   add_bootstrap(*rankings, *rankings_opts);
   add_image_scoring(*rankings, *rankings_opts);
   rankings->callback([rankings_opts, &context] {
+    if (score_eval_shard(*rankings_opts, &ranking_file_images, context)) return;
     const auto images = image_scores(*rankings_opts, &ranking_file_images, context);
     const RankingStyle style =
         rankings_opts->style == "hpdv2" ? RankingStyle::kHpdv2 : RankingStyle::kImageReward;

@@ -68,39 +68,45 @@ ScoreReport score_listed_items(const InputFlags& flags, const std::vector<Scorer
   return report;
 }
 
-ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& scorers,
-                        int batch_size, const CheckpointOptions* checkpoint) {
+std::vector<ScoreItem> list_items(const InputFlags& flags) {
   const int sources = !flags.paths.empty() + !flags.manifest.empty() + !flags.pixels.empty();
   if (sources != 1) {
     throw Error("", "give exactly one of: image paths, --manifest FILE, --pixels FILE");
   }
-  ScoreReport report;
+  if (!flags.pixels.empty()) throw Error("--pixels", "not with this option; give image files");
   if (!flags.manifest.empty()) {
     if (!flags.prompt.empty()) throw Error("--prompt", "a manifest carries its own prompts");
-    report = score_listed_items(flags, scorers, batch_size,
-                                read_manifest(flags.manifest, ManifestOptions{flags.max_line_bytes}),
-                                checkpoint);
+    return read_manifest(flags.manifest, ManifestOptions{flags.max_line_bytes});
+  }
+  if (flags.prompt.empty()) throw Error("--prompt", "required with image paths or --pixels");
+  std::vector<ScoreItem> items;
+  for (const std::string& f : collect_image_files(flags.paths)) {
+    items.push_back(ScoreItem{f, flags.prompt, ""});
+  }
+  if (items.empty()) throw Error(flags.paths.front(), "no image files found");
+  return items;
+}
+
+ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& scorers,
+                        int batch_size, const CheckpointOptions* checkpoint) {
+  ScoreReport report;
+  if (flags.pixels.empty()) {
+    report = score_listed_items(flags, scorers, batch_size, list_items(flags), checkpoint);
   } else {
-    if (flags.prompt.empty()) throw Error("--prompt", "required with image paths or --pixels");
-    if (!flags.pixels.empty()) {
-      if (!flags.cache.empty()) throw Error("--cache", "caches image files; not for --pixels");
-      const SafetensorsFile file = SafetensorsFile::open(flags.pixels);
-      const at::Tensor pixels = tensor_view(file, "pixel_values");
-      std::vector<ScoreItem> items;
-      for (int64_t i = 0; i < (pixels.dim() > 0 ? pixels.size(0) : 0); ++i) {
-        items.push_back(ScoreItem{"#" + std::to_string(i), flags.prompt, ""});
-      }
-      ScoreRunOptions options;
-      options.batch_size = batch_size;
-      report = score_pixel_batch(scorers, pixels, items, options);
-    } else {
-      std::vector<ScoreItem> items;
-      for (const std::string& f : collect_image_files(flags.paths)) {
-        items.push_back(ScoreItem{f, flags.prompt, ""});
-      }
-      if (items.empty()) throw Error(flags.paths.front(), "no image files found");
-      report = score_listed_items(flags, scorers, batch_size, items, checkpoint);
+    if (!flags.paths.empty() || !flags.manifest.empty()) {
+      throw Error("", "give exactly one of: image paths, --manifest FILE, --pixels FILE");
     }
+    if (flags.prompt.empty()) throw Error("--prompt", "required with image paths or --pixels");
+    if (!flags.cache.empty()) throw Error("--cache", "caches image files; not for --pixels");
+    const SafetensorsFile file = SafetensorsFile::open(flags.pixels);
+    const at::Tensor pixels = tensor_view(file, "pixel_values");
+    std::vector<ScoreItem> items;
+    for (int64_t i = 0; i < (pixels.dim() > 0 ? pixels.size(0) : 0); ++i) {
+      items.push_back(ScoreItem{"#" + std::to_string(i), flags.prompt, ""});
+    }
+    ScoreRunOptions options;
+    options.batch_size = batch_size;
+    report = score_pixel_batch(scorers, pixels, items, options);
   }
   if (report.items.empty()) {
     print_skipped(report.skipped);

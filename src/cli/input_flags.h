@@ -35,6 +35,8 @@ void add_decode_flags(CLI::App& command, InputFlags& flags);
 ScoreReport score_listed_items(const InputFlags& flags, const std::vector<Scorer*>& scorers,
                                int batch_size, const std::vector<ScoreItem>& items,
                                const CheckpointOptions* checkpoint = nullptr);
+// The work list the flags name: image files with --prompt, or a manifest's rows (not --pixels).
+std::vector<ScoreItem> list_items(const InputFlags& flags);
 // Runs every scorer over the inputs; a progress line on a terminal; cache warnings and, with
 // --cache, one summary line on stderr. With `checkpoint` (an output file), image inputs are
 // scored with checkpoints into its partial file (checkpointed_scoring.h).

@@ -64,6 +64,11 @@ Context resolve_context(const char* argv0) {
   context.weights_home =
       env_or("PREFSCORE_HOME", home.empty() ? std::string(".cache/prefscore")
                                             : (fs::path(home) / ".cache" / "prefscore").string());
+  context.shard_environment.slurm_array_task_id = env_or("SLURM_ARRAY_TASK_ID", "");
+  context.shard_environment.slurm_array_task_count = env_or("SLURM_ARRAY_TASK_COUNT", "");
+  context.shard_environment.slurm_array_task_min = env_or("SLURM_ARRAY_TASK_MIN", "");
+  context.shard_environment.slurm_array_task_step = env_or("SLURM_ARRAY_TASK_STEP", "");
+  context.shard_environment.job_completion_index = env_or("JOB_COMPLETION_INDEX", "");
   return context;
 }
 
@@ -103,6 +108,7 @@ int main(int argc, char** argv) {
   prefscore::cli::add_tokenize(app, context);
   prefscore::cli::add_models(app, context);
   prefscore::cli::add_inspect(app, context);
+  prefscore::cli::add_merge(app, context);
   prefscore::cli::add_bench(app, context);
 
   try {

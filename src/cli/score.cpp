@@ -13,6 +13,7 @@
 #include "output.h"
 #include "prefscore/error.h"
 #include "prefscore/score_output.h"
+#include "shard_flags.h"
 
 namespace prefscore::cli {
 namespace {
@@ -20,6 +21,7 @@ namespace {
 struct ScoreOptions {
   ModelFlags model;
   InputFlags input;
+  ShardFlags shard;
   std::string format;
   std::string output;
   bool resume = false;
@@ -35,6 +37,8 @@ extern "C" void request_stop(int signal) {
 }
 
 void score(const ScoreOptions& opts, Context& context) {
+  const Shard shard = resolve_shard(opts.shard, context);
+  if (shard.active()) check_shard_output(opts.format, opts.output, opts.input);
   const auto scorers = open_scorers(opts.model, context);
   const bool checkpointed = !opts.output.empty() && opts.input.pixels.empty();
   if (opts.resume && !checkpointed) {
@@ -59,6 +63,14 @@ void score(const ScoreOptions& opts, Context& context) {
   }
   ScoreReport report;
   try {
+    if (shard.active()) {
+      emit(score_shard("score", shard, opts.input, raw_pointers(scorers), opts.model.batch_size,
+                       list_items(opts.input), /*top=*/0, checkpointed ? &checkpoint : nullptr,
+                       context),
+           opts.output);
+      if (checkpointed) std::filesystem::remove(checkpoint.partial_path);
+      return;
+    }
     report = run_scoring(opts.input, raw_pointers(scorers), opts.model.batch_size,
                          checkpointed ? &checkpoint : nullptr);
   } catch (const ScoringStopped& e) {
@@ -83,6 +95,7 @@ void add_score(CLI::App& app, Context& context) {
                                               "model and MPS condition)");
   add_model_flags(*cmd, opts->model, /*allow_several_models=*/true);
   add_input_flags(*cmd, opts->input);
+  add_shard_flags(*cmd, opts->shard);
   cmd->add_option("--format", opts->format,
                   "table, jsonl or csv [default: table on a terminal, else jsonl; with -o, from "
                   "its extension]")
