@@ -298,7 +298,7 @@ ShardFile read_shard_file(const std::string& path) {
   return file;
 }
 
-MergedRun merge_shards(const std::vector<ShardFile>& shards) {
+MergedRun merge_shards(std::vector<ShardFile> shards) {
   if (shards.empty()) throw Error("merge", "no shard outputs given");
   const ShardHeader& first = shards.front().header;
   std::vector<const ShardFile*> by_index(first.shard.count, nullptr);
@@ -326,18 +326,19 @@ MergedRun merge_shards(const std::vector<ShardFile>& shards) {
 
   // Every position of the work list exactly once, from the shard it hashes to.
   struct Entry {
-    const ShardFile* file;
+    ShardFile* file;
     bool scored;
     std::size_t k;  // item of file->report, or line of its skipped list
   };
   std::vector<std::optional<Entry>> entries(first.total_items);
-  for (const ShardFile& s : shards) {
+  for (ShardFile& s : shards) {
     for (std::size_t k = 0; k < s.positions.size(); ++k) entries[s.positions[k]] = Entry{&s, true, k};
     for (std::size_t k = 0; k < s.skipped_positions.size(); ++k) {
       entries[s.skipped_positions[k]] = Entry{&s, false, k};
     }
   }
   MergedRun merged;
+  merged.report.items.reserve(first.total_items);
   merged.header = first;
   merged.header.shard = Shard{0, 1, ""};
   merged.header.items = first.total_items;
@@ -349,15 +350,16 @@ MergedRun merge_shards(const std::vector<ShardFile>& shards) {
     }
     const Entry& e = *entries[p];
     if (!e.scored) {
-      merged.report.skipped.push_back(e.file->report.skipped[e.k]);
+      merged.report.skipped.push_back(std::move(e.file->report.skipped[e.k]));
       continue;
     }
     const std::size_t item = merged.report.items.size();
-    merged.report.items.push_back(e.file->report.items[e.k]);
+    // Moved, not copied: a run of millions of items is held once.
+    merged.report.items.push_back(std::move(e.file->report.items[e.k]));
     for (std::size_t c = 0; c < columns; ++c) {
-      ScoreRow row = e.file->report.rows[e.k * columns + c];
+      ScoreRow& row = e.file->report.rows[e.k * columns + c];
       row.item = item;
-      merged.report.rows.push_back(row);
+      merged.report.rows.push_back(std::move(row));
     }
   }
   assign_group_probabilities(&merged.report);

@@ -71,6 +71,6 @@ struct MergedRun {
 // Joins the shards of one run: all from the same command, work list, models and shard count;
 // each shard exactly once. Errors say which shard is missing or given twice, and which file
 // differs from the first.
-MergedRun merge_shards(const std::vector<ShardFile>& shards);
+MergedRun merge_shards(std::vector<ShardFile> shards);
 
 }  // namespace prefscore

@@ -31,7 +31,8 @@ void merge(const MergeOptions& opts, Context& context) {
   }
   std::vector<ShardFile> shards;
   for (const std::string& path : opts.shards) shards.push_back(read_shard_file(path));
-  const MergedRun run = merge_shards(shards);
+  const std::size_t shard_count = shards.size();
+  const MergedRun run = merge_shards(std::move(shards));
   const bool ranked = run.header.command == "rank";
   if (!ranked && (!opts.copy_to.empty() || !opts.link_to.empty())) {
     throw Error(opts.copy_to.empty() ? "--link-to" : "--copy-to",
@@ -56,7 +57,7 @@ void merge(const MergeOptions& opts, Context& context) {
                                : format_scores_jsonl(run.report);
   }
   emit(text, output);
-  std::cerr << "prefscore: merged " << shards.size() << " shards of `" << run.header.command
+  std::cerr << "prefscore: merged " << shard_count << " shards of `" << run.header.command
             << "`: " << run.report.items.size() << " items scored, " << run.report.skipped.size()
             << " skipped\n";
   report_skipped(run.report.skipped, context);
