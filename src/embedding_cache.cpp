@@ -155,11 +155,12 @@ EmbeddingKeyParts embedding_key_parts(const Scorer& scorer, std::string weights_
                            scorer.clip().options()};
 }
 
-std::optional<std::string> stated_weights_sha256(const Scorer& scorer) {
+std::optional<std::string> stated_weights_sha256(const std::optional<ModelCard>& card,
+                                                 const std::string& weights_file) {
   std::optional<std::string> stated;
-  if (scorer.card()) {
-    const std::string name = fs::path(scorer.weights_file()).filename().string();
-    for (const WeightFile& f : scorer.card()->weight_files) {
+  if (card) {
+    const std::string name = fs::path(weights_file).filename().string();
+    for (const WeightFile& f : card->weight_files) {
       if (f.name == name && f.sha256) stated = f.sha256;
     }
   }
@@ -168,7 +169,8 @@ std::optional<std::string> stated_weights_sha256(const Scorer& scorer) {
 
 EmbeddingKey EmbeddingCache::key_for(const Scorer& scorer) const {
   return make_embedding_key(embedding_key_parts(
-      scorer, weights_sha256(scorer.weights_file(), stated_weights_sha256(scorer))));
+      scorer, weights_sha256(scorer.weights_file(),
+                             stated_weights_sha256(scorer.card(), scorer.weights_file()))));
 }
 
 std::string EmbeddingCache::entry_path(const EmbeddingKey& key,

@@ -89,7 +89,7 @@ struct Fields {
   }
 };
 
-ShardHeader parse_header(const Json& j, const std::string& where) {
+ShardHeader header_from_json(const Json& j, const std::string& where) {
   if (!j.is_object() || !j.contains("prefscore_shard")) {
     throw Error(where, "not a prefscore shard output (its first line is no shard header; write "
                        "shards with --shard or the SLURM/Kubernetes environment)");
@@ -101,7 +101,7 @@ ShardHeader parse_header(const Json& j, const std::string& where) {
   }
   ShardHeader h;
   h.command = f.text("command");
-  if (h.command != "score" && h.command != "rank" && h.command != "eval") {
+  if (h.command != "score" && h.command != "rank" && h.command != "eval" && h.command != "embed") {
     throw Error(where, "unknown command \"" + h.command + "\"");
   }
   try {
@@ -153,6 +153,14 @@ std::string difference(const ShardHeader& a, const ShardHeader& b) {
 
 }  // namespace
 
+std::string format_shard_header(const ShardHeader& header) {
+  return header_json(header).dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace);
+}
+
+ShardHeader parse_shard_header(std::string_view text, const std::string& where) {
+  return header_from_json(parse_json_line(text, where), where);
+}
+
 ShardModel shard_model(const Scorer& scorer, const std::string& weights_sha256) {
   return ShardModel{scorer.model_name(), scorer.head(), scorer.columns(), weights_sha256,
                     make_embedding_key(embedding_key_parts(scorer, weights_sha256)).digest};
@@ -164,7 +172,7 @@ std::string format_shard_output(const ShardHeader& header, const std::vector<Sco
   if (shard_items.size() != positions.size()) {
     throw Error("", "shard output: one position per item expected");
   }
-  std::string out = dump_line(header_json(header));
+  std::string out = format_shard_header(header) + "\n";
   const std::size_t columns = report.columns.size();
   std::size_t scored = 0;   // next item of report.items
   std::size_t skipped = 0;  // next line of report.skipped
@@ -212,7 +220,7 @@ ShardFile read_shard_file(const std::string& path) {
   if (read_line(in, kDefaultMaxLineBytes, &line) != LineRead::kLine) {
     throw Error(path, "empty, or its first line is too long: not a prefscore shard output");
   }
-  file.header = parse_header(parse_json_line(line, path + ":1"), path + ":1");
+  file.header = parse_shard_header(line, path + ":1");
   ShardHeader& h = file.header;
   for (const ShardModel& m : h.models) {
     for (const std::string& c : m.columns) file.report.columns.emplace_back(m.name, c);
@@ -298,21 +306,18 @@ ShardFile read_shard_file(const std::string& path) {
   return file;
 }
 
-MergedRun merge_shards(std::vector<ShardFile> shards) {
+void check_shard_set(const std::vector<std::pair<std::string, ShardHeader>>& shards) {
   if (shards.empty()) throw Error("merge", "no shard outputs given");
-  const ShardHeader& first = shards.front().header;
-  std::vector<const ShardFile*> by_index(first.shard.count, nullptr);
-  for (const ShardFile& s : shards) {
-    const std::string differs = difference(first, s.header);
-    if (!differs.empty()) {
-      throw Error(s.path, differs + " (unlike " + shards.front().path + ")");
-    }
-    const ShardFile*& slot = by_index[s.header.shard.index];
+  const auto& [first_path, first] = shards.front();
+  std::vector<const std::string*> by_index(first.shard.count, nullptr);
+  for (const auto& [path, header] : shards) {
+    const std::string differs = difference(first, header);
+    if (!differs.empty()) throw Error(path, differs + " (unlike " + first_path + ")");
+    const std::string*& slot = by_index[header.shard.index];
     if (slot != nullptr) {
-      throw Error(s.path, "shard " + s.header.shard.name() + " is given twice (also " +
-                              slot->path + ")");
+      throw Error(path, "shard " + header.shard.name() + " is given twice (also " + *slot + ")");
     }
-    slot = &s;
+    slot = &path;
   }
   std::string missing;
   for (std::size_t i = 0; i < by_index.size(); ++i) {
@@ -323,6 +328,13 @@ MergedRun merge_shards(std::vector<ShardFile> shards) {
                              missing + " of " + std::to_string(first.shard.count) +
                              " missing: every shard's output is needed");
   }
+}
+
+MergedRun merge_shards(std::vector<ShardFile> shards) {
+  std::vector<std::pair<std::string, ShardHeader>> headers;
+  for (const ShardFile& s : shards) headers.emplace_back(s.path, s.header);
+  check_shard_set(headers);
+  const ShardHeader& first = shards.front().header;
 
   // Every position of the work list exactly once, from the shard it hashes to.
   struct Entry {

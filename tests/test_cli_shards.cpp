@@ -191,6 +191,31 @@ TEST_CASE("issue 11: rank sharded over a Kubernetes Indexed Job merges to the un
   CHECK_THAT(r.err, Catch::Contains("a shard holds only part of each group"));
 }
 
+TEST_CASE("issue 11: embed sharded over a job array merges to the unsharded safetensors file",
+          "[shards]") {
+  const fs::path dir = image_folder("shards_embed");
+  const std::string embed = "embed " + kModel + " --batch-size 1 --text 'a horse' '" +
+                            (dir / "images").string() + "'";
+  REQUIRE(run_prefscore(embed + " -o '" + (dir / "whole.safetensors").string() + "'").exit_code == 3);
+  REQUIRE(run_shards(dir, 3, [&](int i) {
+            return "SLURM_ARRAY_TASK_ID=" + std::to_string(i) + " SLURM_ARRAY_TASK_COUNT=3 " +
+                   PREFSCORE_BINARY + " " + embed + " -o '" +
+                   (dir / ("e" + std::to_string(i) + ".safetensors")).string() + "'";
+          }) == 0);
+  const std::string shards = " '" + (dir / "e1.safetensors").string() + "' '" +
+                             (dir / "e2.safetensors").string() + "' '" +
+                             (dir / "e0.safetensors").string() + "'";
+  const auto merged = run_prefscore("merge '" + (dir / "merged.safetensors").string() + "'" + shards);
+  CHECK(merged.exit_code == 3);
+  CHECK_THAT(merged.err, Catch::Contains("merged 3 shards of `embed`: 24 images embedded, 1 skipped"));
+  CHECK(slurp(dir / "merged.safetensors") == slurp(dir / "whole.safetensors"));
+  // A missing embed shard is refused like any other.
+  const auto missing = run_prefscore("merge '" + (dir / "m.safetensors").string() + "' '" +
+                                     (dir / "e0.safetensors").string() + "'");
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.err, Catch::Contains("merge: shards 1, 2 of 3 missing"));
+}
+
 TEST_CASE("issue 11: a shard's output format and inputs are checked before the model loads",
           "[shards]") {
   const fs::path dir = image_folder("shards_flags");

@@ -55,8 +55,9 @@ struct EmbeddingKey {
 EmbeddingKey make_embedding_key(const EmbeddingKeyParts& parts);
 // The key parts of the features `scorer` computes, with its weights' digest given.
 EmbeddingKeyParts embedding_key_parts(const Scorer& scorer, std::string weights_sha256);
-// The digest the scorer's model card states for its weights file, if it states one.
-std::optional<std::string> stated_weights_sha256(const Scorer& scorer);
+// The digest a model card states for `weights_file` (matched by file name), if it states one.
+std::optional<std::string> stated_weights_sha256(const std::optional<ModelCard>& card,
+                                                 const std::string& weights_file);
 
 class EmbeddingCache {
  public:

@@ -9,11 +9,14 @@
 // and column: the `prefscore score` JSONL row without "prob", plus "index", the item's position
 // in the whole work list) or one {"index", "image", "prompt", "group"?, "skipped": reason} row.
 // Probabilities are softmaxes over whole groups, whose candidates may lie in other shards, so
-// merge computes them once every shard is in.
+// merge computes them once every shard is in. (`embed` shards are safetensors files carrying the
+// same header: embedding_shards.h.)
 #pragma once
 
 #include <cstddef>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "prefscore/scoring.h"
@@ -35,7 +38,7 @@ struct ShardModel {
 ShardModel shard_model(const Scorer& scorer, const std::string& weights_sha256);
 
 struct ShardHeader {
-  std::string command;            // the command that wrote it: score, rank or eval
+  std::string command;            // the command that wrote it: score, rank, eval or embed
   Shard shard;
   std::size_t items = 0;          // items of this shard, scored or skipped
   std::size_t total_items = 0;    // items of the whole work list
@@ -44,6 +47,15 @@ struct ShardHeader {
   std::size_t top = 0;            // rank: --top
   std::string version;            // prefscore version
 };
+
+// The header as one line of JSON (no newline), and back; parse errors name `where`.
+std::string format_shard_header(const ShardHeader& header);
+ShardHeader parse_shard_header(std::string_view text, const std::string& where);
+
+// Checks that (path, header) pairs are the shards of one run: the same command, work list, models
+// and shard count, each shard exactly once. Errors say which shard is missing or given twice, and
+// which file differs from the first.
+void check_shard_set(const std::vector<std::pair<std::string, ShardHeader>>& shards);
 
 // The shard file of a run over `shard_items` (the work list's items at `positions`), whose
 // scoring gave `report`.
@@ -68,9 +80,8 @@ struct MergedRun {
   ScoreReport report;  // items in work-list order, probabilities over whole groups
 };
 
-// Joins the shards of one run: all from the same command, work list, models and shard count;
-// each shard exactly once. Errors say which shard is missing or given twice, and which file
-// differs from the first.
+// Joins the shards of one run (check_shard_set) into its items in work-list order, with the
+// probabilities over whole groups.
 MergedRun merge_shards(std::vector<ShardFile> shards);
 
 }  // namespace prefscore

@@ -4,6 +4,8 @@
 // image_embeds [N, E], text_embeds [M, E] (+ input_ids), logit_scale; metadata names the inputs.
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <iostream>
 #include <memory>
 
 #include <nlohmann/json.hpp>
@@ -18,7 +20,13 @@
 #include "prefscore/scorer.h"
 #include "prefscore/error.h"
 #include "prefscore/safetensors_torch.h"
+#include "prefscore/embedding_cache.h"
+#include "prefscore/embedding_shards.h"
+#include "prefscore/inputs.h"
+#include "prefscore/sha256.h"
+#include "prefscore/sharding.h"
 #include "run_flags.h"
+#include "shard_flags.h"
 
 namespace prefscore::cli {
 namespace {
@@ -28,20 +36,46 @@ struct EmbedOptions {
   std::string model_card;
   std::string pixels;
   std::vector<std::string> images;
+  std::vector<std::string> paths;
   std::vector<std::string> texts;
+  int batch_size = 8;
+  ShardFlags shard;
   std::string output;
   RunFlags run;
 };
+
+// What a shard header records of the model: the weights' digest (the card's, else computed) and
+// the fingerprint of everything that decides the image features.
+ShardModel shard_model_of(const LoadedClip& clip, const PreprocessOptions& preprocess,
+                          const RunOptions& run) {
+  const std::optional<std::string> stated = stated_weights_sha256(clip.card, clip.weights_file);
+  const std::string digest = stated ? *stated : sha256_file_hex(clip.weights_file);
+  const EmbeddingKeyParts parts{digest, clip.architecture, /*image_tokens=*/false, preprocess, run};
+  return ShardModel{clip.card ? clip.card->name : clip.layout, "clip", {"embeds"}, digest,
+                    make_embedding_key(parts).digest};
+}
 
 void embed(const EmbedOptions& opts, Context& context) {
   const RunOptions run = apply_run_flags(opts.run);
   ClipSource source = opts.source;
   if (!opts.model_card.empty()) source.model = opts.model_card;
-  if (opts.pixels.empty() && opts.images.empty() && opts.texts.empty()) {
-    throw Error("", "nothing to embed: pass --image IMG, --pixels PX.safetensors or --text STR");
+  std::vector<std::string> images = opts.images;
+  if (!opts.paths.empty()) {
+    for (const std::string& f : collect_image_files(opts.paths)) images.push_back(f);
+    if (images.size() == opts.images.size()) throw Error(opts.paths.front(), "no image files found");
   }
-  if (!opts.pixels.empty() && !opts.images.empty()) {
-    throw Error("--pixels", "give --pixels or --image, not both");
+  if (opts.pixels.empty() && images.empty() && opts.texts.empty()) {
+    throw Error("", "nothing to embed: pass image files or folders, --image IMG, --pixels "
+                    "PX.safetensors or --text STR");
+  }
+  if (!opts.pixels.empty() && !images.empty()) {
+    throw Error("--pixels", "give --pixels or image files, not both");
+  }
+  Shard shard;
+  if (!images.empty()) {
+    shard = resolve_shard(opts.shard, context);
+  } else if (!opts.shard.shard.empty() || opts.shard.shard_count != 0) {
+    throw Error("--shard", "splits the image files to embed; give image files or folders");
   }
   torch::InferenceMode inference;
   LoadedClip clip = load_clip(source, context.card_dirs, context.weights_home, run);
@@ -51,23 +85,63 @@ void embed(const EmbedOptions& opts, Context& context) {
 
   SafetensorsWriter writer;
   nlohmann::json image_names = nlohmann::json::array();
-  if (!opts.pixels.empty() || !opts.images.empty()) {
-    at::Tensor pixels;
-    std::optional<SafetensorsFile> px_file;
-    if (!opts.pixels.empty()) {
-      px_file = SafetensorsFile::open(opts.pixels);
-      pixels = tensor_view(*px_file, "pixel_values");
-    } else {
-      PreprocessOptions preprocess;
-      preprocess.pipeline = front.pipeline;
-      preprocess.image_size = static_cast<int>(clip.architecture.image_size);
-      const PreprocessedBatch batch = preprocess_files(opts.images, preprocess);
-      report_skipped(batch.skipped, context);
-      if (batch.images.empty()) throw Error("--image", "no image could be read");
-      pixels = stack_pixel_values(batch.images);
-      for (const std::string& f : batch.files) image_names.push_back(f);
+  if (!opts.pixels.empty()) {
+    const SafetensorsFile px_file = SafetensorsFile::open(opts.pixels);
+    add_tensor(writer, "image_embeds",
+               clip.model->encode_image(tensor_view(px_file, "pixel_values")).embeds.to(torch::kFloat32));
+  } else if (!images.empty()) {
+    PreprocessOptions preprocess;
+    preprocess.pipeline = front.pipeline;
+    preprocess.image_size = static_cast<int>(clip.architecture.image_size);
+    std::vector<ScoreItem> items;
+    for (const std::string& f : images) items.push_back(ScoreItem{f, "", ""});
+    const std::vector<std::size_t> positions = shard_positions(items, shard);
+    if (shard.active()) {
+      std::cerr << "prefscore: shard " << shard.name() << ": " << positions.size() << " of "
+                << items.size() << " images\n";
     }
-    add_tensor(writer, "image_embeds", clip.model->encode_image(pixels).embeds.to(torch::kFloat32));
+    std::vector<at::Tensor> embeds;
+    std::vector<std::size_t> embedded, skipped_positions;
+    std::vector<std::string> skipped;
+    const std::size_t batch_size = static_cast<std::size_t>(opts.batch_size);
+    for (std::size_t start = 0; start < positions.size(); start += batch_size) {
+      std::vector<std::string> files;
+      for (std::size_t k = start; k < std::min(positions.size(), start + batch_size); ++k) {
+        files.push_back(images[positions[k]]);
+      }
+      const PreprocessedBatch batch = preprocess_files(files, preprocess);
+      // batch.files is `files` without the skipped ones, in order.
+      for (std::size_t k = 0, done = 0, failed = 0; k < files.size(); ++k) {
+        if (done < batch.files.size() && batch.files[done] == files[k]) {
+          embedded.push_back(positions[start + k]);
+          image_names.push_back(files[k]);
+          ++done;
+        } else {
+          skipped_positions.push_back(positions[start + k]);
+          skipped.push_back(failed < batch.skipped.size() ? batch.skipped[failed++] : files[k] + ": not read");
+        }
+      }
+      if (!batch.images.empty()) {
+        embeds.push_back(
+            clip.model->encode_image(stack_pixel_values(batch.images)).embeds.to(torch::kFloat32));
+      }
+    }
+    report_skipped(skipped, context);
+    if (embeds.empty() && !shard.active()) throw Error("--image", "no image could be read");
+    add_tensor(writer, "image_embeds",
+               embeds.empty() ? torch::zeros({0, clip.architecture.embed_dim}, torch::kFloat32)
+                              : torch::cat(embeds));
+    if (shard.active()) {
+      ShardHeader header;
+      header.command = "embed";
+      header.shard = shard;
+      header.items = positions.size();
+      header.total_items = items.size();
+      header.work_list_sha256 = work_list_sha256(items);
+      header.models.push_back(shard_model_of(clip, preprocess, run));
+      header.version = PREFSCORE_VERSION;
+      set_embedding_shard_metadata(writer, header, embedded, skipped_positions, skipped);
+    }
   }
   if (!opts.texts.empty()) {
     const ClipTokenizer tokenizer(context.vocab_path);
@@ -81,7 +155,7 @@ void embed(const EmbedOptions& opts, Context& context) {
     add_tensor(writer, "input_ids", input_ids);
     writer.set_metadata("texts", nlohmann::json(opts.texts).dump());
   }
-  if (!image_names.empty()) writer.set_metadata("images", image_names.dump());
+  if (!images.empty()) writer.set_metadata("images", image_names.dump());
   add_tensor(writer, "logit_scale", torch::tensor(static_cast<float>(clip.model->logit_scale())));
   writer.set_metadata("model", clip.card ? clip.card->name : "");
   writer.set_metadata("layout", clip.layout);
@@ -113,12 +187,20 @@ void add_embed(CLI::App& app, Context& context) {
   cmd->add_option("--config", opts->source.config,
                   "transformers config.json or open_clip model config JSON [default: the one "
                   "next to the weights]");
+  cmd->add_option("paths", opts->paths,
+                  "Image files and folders to embed (folders searched recursively for .png .jpg "
+                  ".jpeg .webp .bmp, sorted), after the --image files");
+  cmd->add_option("--batch-size", opts->batch_size, "Images per forward pass [default: 8]")
+      ->check(CLI::PositiveNumber);
+  add_shard_flags(*cmd, opts->shard);
   cmd->add_option("--image", opts->images,
                   "Image file to embed (repeatable), preprocessed as the card says (card-less: "
-                  "hf for transformers checkpoints, openclip for open_clip ones)");
+                  "hf for transformers checkpoints, openclip for open_clip ones)")
+      ->allow_extra_args(false);  // one value each time, so that image paths may follow
   cmd->add_option("--pixels", opts->pixels,
                   "Preprocessed batch: a safetensors file with pixel_values [N,3,H,W]");
-  cmd->add_option("--text", opts->texts, "Text to embed (repeatable), tokenized as the card says");
+  cmd->add_option("--text", opts->texts, "Text to embed (repeatable), tokenized as the card says")
+      ->allow_extra_args(false);
   cmd->add_option("-o,--output", opts->output, "Output .safetensors file (written atomically)")
       ->required();
   add_run_flags(*cmd, opts->run);

@@ -1,13 +1,14 @@
-// `prefscore merge OUT SHARD...`: joins the shard files of a sharded score, rank or eval run
-// (--shard, or a Slurm/Kubernetes array) into what one unsharded run writes: score rows (for
-// score and eval: `eval --scores` reads them) or the ranking, in work-list order, with
-// probabilities over whole groups. Refuses shards of different runs, a missing or duplicated
-// shard, and a truncated file.
+// `prefscore merge OUT SHARD...`: joins the shard files of a sharded score, rank, eval or embed
+// run (--shard, or a Slurm/Kubernetes array) into what one unsharded run writes: score rows (for
+// score and eval: `eval --scores` reads them), the ranking, or embed's safetensors file; items in
+// work-list order, probabilities over whole groups. Refuses shards of different runs, a missing
+// or duplicated shard, and a truncated file.
 #include <iostream>
 #include <memory>
 
 #include "commands.h"
 #include "output.h"
+#include "prefscore/embedding_shards.h"
 #include "prefscore/error.h"
 #include "prefscore/ranking_output.h"
 #include "prefscore/score_output.h"
@@ -28,6 +29,18 @@ struct MergeOptions {
 void merge(const MergeOptions& opts, Context& context) {
   if (!opts.copy_to.empty() && !opts.link_to.empty()) {
     throw Error("--copy-to", "give --copy-to or --link-to, not both");
+  }
+  if (looks_like_safetensors(opts.shards.front())) {
+    if (!opts.format.empty() || !opts.copy_to.empty() || !opts.link_to.empty()) {
+      throw Error(opts.shards.front(), "`embed` shards merge into a safetensors file; --format, "
+                                       "--copy-to and --link-to do not apply");
+    }
+    if (opts.output == "-") throw Error("-", "`embed` shards merge into a file: name it");
+    const MergedEmbeddings merged = merge_embedding_shards(opts.shards, opts.output);
+    std::cerr << "prefscore: merged " << merged.shards << " shards of `embed`: " << merged.images
+              << " images embedded, " << merged.skipped.size() << " skipped\n";
+    report_skipped(merged.skipped, context);
+    return;
   }
   std::vector<ShardFile> shards;
   for (const std::string& path : opts.shards) shards.push_back(read_shard_file(path));
@@ -68,7 +81,7 @@ void merge(const MergeOptions& opts, Context& context) {
 void add_merge(CLI::App& app, Context& context) {
   auto opts = std::make_shared<MergeOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "merge", "Join the shard outputs of a sharded score/rank/eval run into one output");
+      "merge", "Join the shard outputs of a sharded score/rank/eval/embed run into one output");
   cmd->add_option("output", opts->output,
                   "Merged output file (written atomically), or - for stdout")
       ->required();

@@ -14,7 +14,8 @@ namespace {
 // The weights digest a shard header records: the card's, else the one the --cache folder
 // remembers, else computed now (~200 MB/s).
 std::string weights_digest(const Scorer& scorer, const InputFlags& input) {
-  const std::optional<std::string> stated = stated_weights_sha256(scorer);
+  const std::optional<std::string> stated =
+      stated_weights_sha256(scorer.card(), scorer.weights_file());
   if (!input.cache.empty()) return EmbeddingCache(input.cache).weights_sha256(scorer.weights_file(), stated);
   return stated ? *stated : sha256_file_hex(scorer.weights_file());
 }
