@@ -29,7 +29,7 @@ std::size_t env_number(const std::string& name, const std::string& value) {
 Shard slurm_shard(const ShardEnvironment& env) {
   const std::size_t id = env_number("SLURM_ARRAY_TASK_ID", env.slurm_array_task_id);
   if (env.slurm_array_task_count.empty()) {
-    throw Error("SLURM_ARRAY_TASK_COUNT", "not set (Slurm before 18.08?): pass --shard I/N");
+    throw Error("SLURM_ARRAY_TASK_COUNT", "not set (an old Slurm?): pass --shard I/N");
   }
   const std::size_t count = env_number("SLURM_ARRAY_TASK_COUNT", env.slurm_array_task_count);
   const std::size_t min = env.slurm_array_task_min.empty()

@@ -110,7 +110,7 @@ TEST_CASE("the shard comes from the flag, a Slurm job array or a Kubernetes Inde
   CHECK_FALSE(prefscore::resolve_shard("0/1", 0, slurm).active());
   slurm.slurm_array_task_count = "";
   CHECK(error_of([&] { prefscore::resolve_shard("", 0, slurm); }) ==
-        "SLURM_ARRAY_TASK_COUNT: not set (Slurm before 18.08?): pass --shard I/N");
+        "SLURM_ARRAY_TASK_COUNT: not set (an old Slurm?): pass --shard I/N");
   slurm.slurm_array_task_count = "eight";
   CHECK(error_of([&] { prefscore::resolve_shard("", 0, slurm); }) ==
         "SLURM_ARRAY_TASK_COUNT: expected a non-negative integer, got \"eight\"");
