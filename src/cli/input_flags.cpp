@@ -95,11 +95,18 @@ ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& sco
       report = score_pixel_batch(scorers, pixels, items, options);
     } else {
       std::vector<ScoreItem> items;
-      for (const std::string& f : collect_image_files(flags.paths)) {
-        items.push_back(ScoreItem{f, flags.prompt, ""});
+      const ImageListing listing = collect_image_files(flags.paths);
+      for (const std::string& w : listing.warnings) {
+        std::cerr << "prefscore: warning: " << w << "\n";
       }
-      if (items.empty()) throw Error(flags.paths.front(), "no image files found");
+      for (const std::string& f : listing.files) items.push_back(ScoreItem{f, flags.prompt, ""});
+      if (items.empty()) {
+        print_skipped(listing.skipped);
+        throw Error(flags.paths.front(), "no image files found");
+      }
       report = score_listed_items(flags, scorers, batch_size, items, checkpoint);
+      // Folders that could not be listed count as skipped inputs (exit status 3).
+      report.skipped.insert(report.skipped.begin(), listing.skipped.begin(), listing.skipped.end());
     }
   }
   if (report.items.empty()) {
