@@ -62,6 +62,12 @@ LoadedClip load_clip(const ClipSource& source, const std::vector<std::string>& c
     if (loaded.weights_file.empty()) {
       throw Error(loaded.card->card_path, "checkpoint.files lists no .safetensors file");
     }
+    loaded.verification = verify_weights(*loaded.card, loc, source.verify);
+    for (const FileVerification& f : loaded.verification) {
+      if (f.path == loaded.weights_file && f.trust == FileTrust::kVerified) {
+        loaded.verified_sha256 = f.file_sha256;
+      }
+    }
     loaded.layout = source.layout.empty() ? loaded.card->layout : source.layout;
     loaded.architecture = source.config.empty() ? loaded.card->architecture
                                                 : architecture_from_config(source.config);

@@ -23,6 +23,9 @@ struct Context {
   std::vector<std::string> card_dirs;  // folders with model cards (*.json), searched in order
   std::string weights_home;            // $PREFSCORE_HOME or ~/.cache/prefscore
   std::string vocab_path;              // <models dir>/vocab/bpe_simple_vocab_16e6.txt.gz
+  // $PREFSCORE_CACHE_DIR, else $XDG_CACHE_HOME/prefscore, else ~/.cache/prefscore: remembered
+  // weights digests (weights-sha256/).
+  std::string cache_dir;
   int exit_code = kExitOk;             // set by a command that finishes with a non-zero status
 };
 

@@ -19,6 +19,7 @@
 #include "prefscore/error.h"
 #include "prefscore/safetensors_torch.h"
 #include "run_flags.h"
+#include "verify_flags.h"
 
 namespace prefscore::cli {
 namespace {
@@ -30,6 +31,7 @@ struct EmbedOptions {
   std::vector<std::string> images;
   std::vector<std::string> texts;
   std::string output;
+  bool no_verify = false;
   RunFlags run;
 };
 
@@ -37,6 +39,7 @@ void embed(const EmbedOptions& opts, Context& context) {
   const RunOptions run = apply_run_flags(opts.run);
   ClipSource source = opts.source;
   if (!opts.model_card.empty()) source.model = opts.model_card;
+  source.verify = verify_options(opts.no_verify, context);
   if (opts.pixels.empty() && opts.images.empty() && opts.texts.empty()) {
     throw Error("", "nothing to embed: pass --image IMG, --pixels PX.safetensors or --text STR");
   }
@@ -45,6 +48,7 @@ void embed(const EmbedOptions& opts, Context& context) {
   }
   torch::InferenceMode inference;
   LoadedClip clip = load_clip(source, context.card_dirs, context.weights_home, run);
+  report_verification(clip.verification, opts.no_verify);
   clip.weights->ignore_prefix("cross_model.");  // an MPS head's weights: not needed for embeddings
   clip.weights->finish();
   const EncoderFrontEnd front = encoder_front_end(clip);
@@ -81,7 +85,11 @@ void embed(const EmbedOptions& opts, Context& context) {
     add_tensor(writer, "input_ids", input_ids);
     writer.set_metadata("texts", nlohmann::json(opts.texts).dump());
   }
-  if (!image_names.empty()) writer.set_metadata("images", image_names.dump());
+  if (!image_names.empty()) {
+    // File names need not be UTF-8: invalid bytes become U+FFFD.
+    writer.set_metadata("images",
+                        image_names.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
   add_tensor(writer, "logit_scale", torch::tensor(static_cast<float>(clip.model->logit_scale())));
   writer.set_metadata("model", clip.card ? clip.card->name : "");
   writer.set_metadata("layout", clip.layout);
@@ -121,6 +129,7 @@ void add_embed(CLI::App& app, Context& context) {
   cmd->add_option("--text", opts->texts, "Text to embed (repeatable), tokenized as the card says");
   cmd->add_option("-o,--output", opts->output, "Output .safetensors file (written atomically)")
       ->required();
+  add_verify_flag(*cmd, opts->no_verify);
   add_run_flags(*cmd, opts->run);
   cmd->callback([opts, &context] { embed(*opts, context); });
 }
