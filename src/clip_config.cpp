@@ -5,19 +5,16 @@
 
 #include "prefscore/error.h"
 #include "prefscore/io.h"
+#include "prefscore/text_lines.h"
 
 namespace prefscore {
 namespace {
 
 using nlohmann::json;
 
-json parse_json_file(const std::string& path) {
-  try {
-    return json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    throw Error(path, std::string("not valid JSON (") + e.what() + ")");
-  }
-}
+// Depth-limited (text_lines.h): configs are a few levels deep; a hostile one must not overflow the
+// stack.
+json parse_json_file(const std::string& path) { return parse_json_line(read_file(path), path); }
 
 int64_t int_or(const json& j, const char* key, int64_t fallback, const std::string& path) {
   auto it = j.find(key);

@@ -6,6 +6,7 @@
 #include "prefscore/error.h"
 #include "prefscore/io.h"
 #include "prefscore/safetensors.h"
+#include "prefscore/text_lines.h"
 #include "prefscore/weights_location.h"
 
 namespace prefscore {
@@ -25,12 +26,7 @@ std::string detect_layout(const SafetensorsFile& file) {
 
 // A transformers config.json has text_config/vision_config; an open_clip config has embed_dim.
 ClipArchitecture architecture_from_config(const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path, std::string("not valid JSON (") + e.what() + ")");
-  }
+  const nlohmann::json j = parse_json_line(read_file(path), path);  // depth-limited
   if (j.is_object() && (j.contains("text_config") || j.contains("vision_config") ||
                         j.contains("text_config_dict"))) {
     return clip_architecture_from_hf_config(path);
@@ -65,6 +61,12 @@ LoadedClip load_clip(const ClipSource& source, const std::vector<std::string>& c
     }
     if (loaded.weights_file.empty()) {
       throw Error(loaded.card->card_path, "checkpoint.files lists no .safetensors file");
+    }
+    loaded.verification = verify_weights(*loaded.card, loc, source.verify);
+    for (const FileVerification& f : loaded.verification) {
+      if (f.path == loaded.weights_file && f.trust == FileTrust::kVerified) {
+        loaded.verified_sha256 = f.file_sha256;
+      }
     }
     loaded.layout = source.layout.empty() ? loaded.card->layout : source.layout;
     loaded.architecture = source.config.empty() ? loaded.card->architecture

@@ -3,13 +3,11 @@
 #include <sys/stat.h>
 #include <torch/torch.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "prefscore/error.h"
+#include "prefscore/file_digest_memo.h"
 #include "prefscore/io.h"
 #include "prefscore/safetensors.h"
 #include "prefscore/safetensors_torch.h"
@@ -29,28 +27,6 @@ std::string number(double value) {
   out.precision(17);
   out << value;
   return out.str();
-}
-
-bool is_sha256_hex(const std::string& text) {
-  if (text.size() != 64) return false;
-  for (char c : text) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
-struct FileStamp {
-  uint64_t size = 0;
-  int64_t mtime_ns = 0;
-};
-
-FileStamp stamp(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    throw Error(path, std::string("cannot stat: ") + std::strerror(errno));
-  }
-  return FileStamp{static_cast<uint64_t>(st.st_size),
-                   static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
 }
 
 // The bytes the entry's data_sha256 covers: the tensors' data, in the order written.
@@ -116,37 +92,11 @@ EmbeddingCache::EmbeddingCache(std::string dir) : dir_(std::move(dir)) {}
 std::string EmbeddingCache::weights_sha256(const std::string& weights_file,
                                            const std::optional<std::string>& stated) const {
   if (stated && is_sha256_hex(*stated)) return *stated;
-  std::error_code ec;
-  const fs::path absolute = fs::canonical(weights_file, ec);
-  if (ec) throw Error(weights_file, "cannot resolve path: " + ec.message());
-  const FileStamp before = stamp(absolute.string());
-  const fs::path record = fs::path(dir_) / "weights" / (sha256_hex(absolute.string()) + ".json");
-  if (fs::exists(record, ec)) {
-    try {
-      const nlohmann::json j = nlohmann::json::parse(read_file(record.string()));
-      if (j.at("path").get<std::string>() == absolute.string() &&
-          j.at("size").get<uint64_t>() == before.size &&
-          j.at("mtime_ns").get<int64_t>() == before.mtime_ns &&
-          is_sha256_hex(j.at("sha256").get<std::string>())) {
-        return j.at("sha256").get<std::string>();
-      }
-    } catch (const std::exception&) {
-      // An unreadable record is rewritten below.
-    }
-  }
-  const std::string digest = sha256_file_hex(absolute.string());
-  const FileStamp after = stamp(absolute.string());
-  // A file changed while it was read: use the digest for this run, remember nothing.
-  if (after.size != before.size || after.mtime_ns != before.mtime_ns) return digest;
-  nlohmann::ordered_json j;
-  j["path"] = absolute.string();
-  j["size"] = before.size;
-  j["mtime_ns"] = before.mtime_ns;
-  j["sha256"] = digest;
-  fs::create_directories(record.parent_path(), ec);
-  if (ec) throw Error(record.parent_path().string(), "cannot create folder: " + ec.message());
-  write_file_atomic(record.string(), j.dump(2) + "\n");
-  return digest;
+  const MemoDigest digest =
+      FileDigestMemo((fs::path(dir_) / "weights").string()).sha256(weights_file);
+  // The cache is unusable when its folder cannot be written; say so now, not at the first entry.
+  if (digest.not_remembered) throw *digest.not_remembered;
+  return digest.sha256;
 }
 
 EmbeddingKeyParts embedding_key_parts(const Scorer& scorer, std::string weights_sha256) {
@@ -155,22 +105,11 @@ EmbeddingKeyParts embedding_key_parts(const Scorer& scorer, std::string weights_
                            scorer.clip().options()};
 }
 
-std::optional<std::string> stated_weights_sha256(const std::optional<ModelCard>& card,
-                                                 const std::string& weights_file) {
-  std::optional<std::string> stated;
-  if (card) {
-    const std::string name = fs::path(weights_file).filename().string();
-    for (const WeightFile& f : card->weight_files) {
-      if (f.name == name && f.sha256) stated = f.sha256;
-    }
-  }
-  return stated;
-}
-
 EmbeddingKey EmbeddingCache::key_for(const Scorer& scorer) const {
+  // The card's digest only once the file was checked against it (not with --no-verify, nor for a
+  // --weights file the card does not describe): else the file's own, remembered.
   return make_embedding_key(embedding_key_parts(
-      scorer, weights_sha256(scorer.weights_file(),
-                             stated_weights_sha256(scorer.card(), scorer.weights_file()))));
+      scorer, weights_sha256(scorer.weights_file(), scorer.verified_sha256())));
 }
 
 std::string EmbeddingCache::entry_path(const EmbeddingKey& key,

@@ -55,8 +55,9 @@ EmbeddingShard read_shard(const std::string& path) {
     for (const Json& k : skipped) {
       s.skipped.emplace_back(k.at("index").get<std::size_t>(),
                              k.at("image").get<std::string>() + ": " + k.at("reason").get<std::string>());
-      if (shard_of(ScoreItem{k.at("image").get<std::string>(), "", ""}, s.header.shard.count) !=
-          s.header.shard.index) {
+      const std::string image = k.at("image").get<std::string>();
+      if (image.find("\xEF\xBF\xBD") == std::string::npos &&
+          shard_of(ScoreItem{image, "", ""}, s.header.shard.count) != s.header.shard.index) {
         throw Error(path, "skipped image " + k.at("image").get<std::string>() +
                               " does not belong to shard " + s.header.shard.name());
       }
@@ -77,7 +78,9 @@ EmbeddingShard read_shard(const std::string& path) {
     if (s.positions[k] >= s.header.total_items) {
       throw Error(path, "position " + std::to_string(s.positions[k]) + " is beyond the work list");
     }
-    if (shard_of(ScoreItem{s.images[k], "", ""}, s.header.shard.count) != s.header.shard.index) {
+    // A name printed with U+FFFD (its file name was not UTF-8) cannot be hashed again.
+    if (s.images[k].find("\xEF\xBF\xBD") == std::string::npos &&
+        shard_of(ScoreItem{s.images[k], "", ""}, s.header.shard.count) != s.header.shard.index) {
       throw Error(path, "image " + s.images[k] + " does not belong to shard " + s.header.shard.name());
     }
   }
@@ -88,17 +91,17 @@ EmbeddingShard read_shard(const std::string& path) {
 
 void set_embedding_shard_metadata(SafetensorsWriter& writer, const ShardHeader& header,
                                   const std::vector<std::size_t>& positions,
-                                  const std::vector<std::size_t>& skipped_positions,
-                                  const std::vector<std::string>& skipped) {
+                                  const std::vector<SkippedImage>& skipped) {
   writer.set_metadata("prefscore_shard", format_shard_header(header));
   writer.set_metadata("positions", Json(positions).dump());
   Json list = Json::array();
-  for (std::size_t k = 0; k < skipped.size(); ++k) {
-    // "image: reason", as PreprocessedBatch reports it; the image is everything before ": ".
-    const std::size_t colon = skipped[k].find(": ");
-    list.push_back({{"index", skipped_positions.at(k)},
-                    {"image", skipped[k].substr(0, colon)},
-                    {"reason", colon == std::string::npos ? "" : skipped[k].substr(colon + 2)}});
+  for (const SkippedImage& k : skipped) {
+    // The message is "image: reason" (PreprocessedBatch::skipped); the reason is kept alone.
+    const std::string prefix = k.image + ": ";
+    const bool prefixed = k.message.compare(0, prefix.size(), prefix) == 0;
+    list.push_back({{"index", k.position},
+                    {"image", k.image},
+                    {"reason", prefixed ? k.message.substr(prefix.size()) : k.message}});
   }
   writer.set_metadata("skipped", dump(list));
 }

@@ -40,8 +40,10 @@ void write_pixel_values(const std::string& path, const PreprocessedBatch& batch,
              values.data(), values.size() * sizeof(float));
   writer.set_metadata("pipeline", std::string(pipeline_name(options.pipeline)));
   writer.set_metadata("image_size", std::to_string(options.image_size));
-  writer.set_metadata("files", nlohmann::json(batch.files).dump());
-  writer.set_metadata("skipped", nlohmann::json(batch.skipped).dump());
+  // File names need not be UTF-8; JSON must be: invalid bytes become U+FFFD.
+  constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
+  writer.set_metadata("files", nlohmann::json(batch.files).dump(-1, ' ', false, kReplace));
+  writer.set_metadata("skipped", nlohmann::json(batch.skipped).dump(-1, ' ', false, kReplace));
   writer.write(path);
 }
 

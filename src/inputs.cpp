@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -27,40 +28,105 @@ std::string resolve(const fs::path& base, const std::string& image) {
   return p.is_absolute() || base.empty() ? image : (base / p).string();
 }
 
+// Walks one folder argument. Real folders first, depth first with an explicit stack (a deep tree
+// cannot overflow the call stack), each folder's entries in name order; links to folders are
+// followed afterwards, in the order met, each only when its target was not listed yet. So a
+// folder is listed through its real path when it has one inside the argument, a symlink loop or a
+// second link to a folder is reported once, and nothing depends on the file system's order.
+struct FolderWalk {
+  explicit FolderWalk(ImageListing* listing) : listing(listing) {}
+
+  void visit(const fs::path& top) {
+    std::deque<fs::path> links;
+    walk_real(top, &links);
+    while (!links.empty()) {
+      const fs::path link = links.front();
+      links.pop_front();
+      walk_real(link, &links);
+    }
+  }
+
+  // Lists the image files under `top` through real folders; links to folders go to `links`.
+  void walk_real(const fs::path& top, std::deque<fs::path>* links) {
+    std::vector<fs::path> pending = {top};
+    while (!pending.empty()) {
+      const fs::path dir = pending.back();
+      pending.pop_back();
+      std::error_code ec;
+      const fs::path canonical = fs::canonical(dir, ec);
+      if (ec) {
+        listing->skipped.push_back(dir.string() + ": cannot resolve folder: " + ec.message());
+        continue;
+      }
+      if (!visited.insert(canonical).second) {
+        listing->warnings.push_back(dir.string() + ": folder " + canonical.string() +
+                                    " is listed already (symlink loop, or a second link to it); "
+                                    "not listed again");
+        continue;
+      }
+      std::vector<fs::path> entries;
+      fs::directory_iterator it(dir, ec);
+      for (; !ec && it != fs::directory_iterator(); it.increment(ec)) entries.push_back(it->path());
+      if (ec) {
+        // Typically permission denied: what could be read of it is still listed.
+        listing->skipped.push_back(dir.string() + ": cannot list folder: " + ec.message());
+      }
+      std::sort(entries.begin(), entries.end());
+      std::vector<fs::path> subdirs;
+      for (const fs::path& entry : entries) classify(entry, &subdirs, links);
+      // Reversed onto the stack: the first subfolder in name order is walked first.
+      pending.insert(pending.end(), subdirs.rbegin(), subdirs.rend());
+    }
+  }
+
+  void classify(const fs::path& entry, std::vector<fs::path>* subdirs,
+                std::deque<fs::path>* links) {
+    std::error_code ec;
+    const bool link = fs::is_symlink(fs::symlink_status(entry, ec));
+    const fs::file_status target = fs::status(entry, ec);
+    if (ec) {
+      // A link that leads nowhere or into a cycle of links (ELOOP), or an entry gone meanwhile.
+      if (has_image_extension(entry) || ec == std::errc::too_many_symbolic_link_levels) {
+        listing->skipped.push_back(entry.string() +
+                                   (link ? ": cannot follow symlink: " : ": cannot stat: ") +
+                                   ec.message());
+      }
+      return;
+    }
+    if (fs::is_directory(target)) {
+      if (link) {
+        links->push_back(entry);
+      } else {
+        subdirs->push_back(entry);
+      }
+    } else if (fs::is_regular_file(target) && has_image_extension(entry)) {
+      found.push_back(entry.string());
+    }
+  }
+
+  ImageListing* listing;
+  std::set<fs::path> visited;  // canonical paths of the folders listed
+  std::vector<std::string> found;
+};
+
 }  // namespace
 
-std::vector<std::string> collect_image_files(const std::vector<std::string>& paths) {
-  std::vector<std::string> files;
+ImageListing collect_image_files(const std::vector<std::string>& paths) {
+  ImageListing listing;
   for (const std::string& arg : paths) {
     std::error_code ec;
     const fs::file_status st = fs::status(arg, ec);
     if (ec || !fs::exists(st)) throw Error(arg, "no such file or folder");
     if (!fs::is_directory(st)) {
-      files.push_back(arg);
+      listing.files.push_back(arg);
       continue;
     }
-    std::vector<std::string> found;
-    std::set<fs::path> visited_dirs = {fs::canonical(arg, ec)};
-    auto it = fs::recursive_directory_iterator(
-        arg, fs::directory_options::follow_directory_symlink |
-                 fs::directory_options::skip_permission_denied, ec);
-    if (ec) throw Error(arg, "cannot list folder: " + ec.message());
-    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) throw Error(arg, "cannot list folder: " + ec.message());
-      if (it->is_directory(ec)) {
-        // A symlink loop leads back to a folder already seen: do not descend again.
-        const fs::path canonical = fs::canonical(it->path(), ec);
-        if (ec || !visited_dirs.insert(canonical).second) it.disable_recursion_pending();
-        continue;
-      }
-      if (it->is_regular_file(ec) && has_image_extension(it->path())) {
-        found.push_back(it->path().string());
-      }
-    }
-    std::sort(found.begin(), found.end());
-    files.insert(files.end(), found.begin(), found.end());
+    FolderWalk walk(&listing);
+    walk.visit(fs::path(arg));
+    std::sort(walk.found.begin(), walk.found.end());
+    listing.files.insert(listing.files.end(), walk.found.begin(), walk.found.end());
   }
-  return files;
+  return listing;
 }
 
 std::vector<ScoreItem> read_manifest(const std::string& path, const ManifestOptions& options) {

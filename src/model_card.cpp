@@ -8,6 +8,7 @@
 
 #include "prefscore/error.h"
 #include "prefscore/io.h"
+#include "prefscore/text_lines.h"
 
 namespace prefscore {
 namespace {
@@ -119,12 +120,8 @@ bool is_hex_sha256(const std::string& s) {
 }  // namespace
 
 ModelCard load_model_card(const std::string& path) {
-  json root;
-  try {
-    root = json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    throw Error(path, std::string("model card is not valid JSON (") + e.what() + ")");
-  }
+  // Depth-limited: a card is 3 levels deep, and a hostile one must not overflow the stack.
+  const json root = parse_json_line(read_file(path), path);
   FieldReader r(root, path, "");
   ModelCard card;
   card.card_path = path;

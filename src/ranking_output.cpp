@@ -28,10 +28,14 @@ std::string format_ranking(const ScoreReport& report, const std::vector<RankedGr
   }
   if (format == "csv") {
     text = "group,rank,image,model,score,prob\n";
+    // File names need not be UTF-8: invalid bytes become U+FFFD, as in the JSON lines.
+    const auto quoted = [](const nlohmann::json& v) {
+      return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
     for (const RankedGroup& g : groups) {
       for (const RankedItem& r : g.items) {
         nlohmann::json group = g.group, image = report.items[r.item].image;
-        text += group.dump() + "," + std::to_string(r.rank) + "," + image.dump() + "," + model +
+        text += quoted(group) + "," + std::to_string(r.rank) + "," + quoted(image) + "," + model +
                 "," + format_score(r.score) + "," + format_score(r.prob) + "\n";
       }
     }

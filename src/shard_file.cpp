@@ -22,9 +22,45 @@ std::string dump_line(const OrderedJson& j) {
   return j.dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace) + "\n";
 }
 
+bool valid_utf8(const std::string& text) {
+  try {
+    (void)Json(text).dump();
+    return true;
+  } catch (const Json::type_error&) {
+    return false;
+  }
+}
+
+std::string hex(const std::string& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> unhex(const std::string& text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    const auto value = [](char c) -> int {
+      return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    const int hi = value(text[i]), lo = value(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
 void put_item(OrderedJson& j, std::size_t position, const ScoreItem& item) {
   j["index"] = position;
   j["image"] = item.image;
+  // A file name that is not UTF-8 is printed with U+FFFD; its bytes are kept here so that merge
+  // can hash and print it as the unsharded run does.
+  if (!valid_utf8(item.image)) j["image_hex"] = hex(item.image);
   j["prompt"] = item.prompt;
   if (!item.group.empty()) j["group"] = item.group;
 }
@@ -241,6 +277,11 @@ ShardFile read_shard_file(const std::string& path) {
     const Fields f{j, where};
     const std::size_t position = f.count("index");
     ScoreItem item{f.text("image"), f.text("prompt"), j.contains("group") ? f.text("group") : ""};
+    if (j.contains("image_hex")) {
+      const std::optional<std::string> bytes = unhex(f.text("image_hex"));
+      if (!bytes) throw Error(where, "\"image_hex\" must be lowercase hex digits");
+      item.image = *bytes;
+    }
     if (position >= h.total_items) {
       throw Error(where, "index " + std::to_string(position) + " is beyond the work list's " +
                              std::to_string(h.total_items) + " items");

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "prefscore/clip.h"
 #include "prefscore/error.h"
@@ -86,6 +87,18 @@ TEST_CASE("configs: both official formats give the fixture dims", "[clip]") {
     CHECK(arch.activation == "gelu");
     CHECK(arch.vision_tokens() == 257);
   }
+}
+
+TEST_CASE("issue 10: a deeply nested config.json is refused, not a stack overflow", "[clip]") {
+  const std::filesystem::path dir = prefscore::testing::fresh_temp_dir("clip_deep_config");
+  const std::string path = (dir / "config.json").string();
+  std::ofstream(path) << "{\"text_config\": " << std::string(100000, '[')
+                      << std::string(100000, ']') << "}";
+  CHECK_THROWS_WITH(prefscore::clip_architecture_from_hf_config(path),
+                    path + ": JSON nests deeper than 64 levels");
+  CHECK_THROWS_WITH(prefscore::clip_architecture_from_open_clip_config(path),
+                    path + ": JSON nests deeper than 64 levels");
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("open_clip layout matches open_clip's CLIP (fp32)", "[clip]") {

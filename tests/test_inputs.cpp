@@ -1,4 +1,7 @@
 // What scoring commands read: image files collected from folders, and manifests (JSONL, CSV).
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -24,15 +27,70 @@ TEST_CASE("folders are walked recursively, image extensions only, sorted, loops 
   touch(dir / "b" / "deep" / "d.jpeg");
   touch(dir / "b" / "e.bmp");
   fs::create_directory_symlink(dir, dir / "b" / "loop");  // back to the root
-  const auto files = prefscore::collect_image_files({dir.string()});
+  const auto listing = prefscore::collect_image_files({dir.string()});
+  const auto& files = listing.files;
   CHECK(files == std::vector<std::string>{(dir / "a.jpg").string(), (dir / "b" / "c.webp").string(),
                                           (dir / "b" / "deep" / "d.jpeg").string(),
                                           (dir / "b" / "e.bmp").string(), (dir / "z.PNG").string()});
   // A file named directly is kept whatever its extension; argument order is kept.
-  const auto mixed = prefscore::collect_image_files({(dir / "notes.txt").string(), (dir / "b" / "deep").string()});
+  // The loop is reported once, as a warning (nothing is skipped).
+  CHECK(listing.warnings ==
+        std::vector<std::string>{(dir / "b" / "loop").string() + ": folder " +
+                                 fs::canonical(dir).string() +
+                                 " is listed already (symlink loop, or a second link to it); not "
+                                 "listed again"});
+  CHECK(listing.skipped.empty());
+  const auto mixed =
+      prefscore::collect_image_files({(dir / "notes.txt").string(), (dir / "b" / "deep").string()})
+          .files;
   CHECK(mixed == std::vector<std::string>{(dir / "notes.txt").string(), (dir / "b" / "deep" / "d.jpeg").string()});
   CHECK_THROWS_WITH(prefscore::collect_image_files({(dir / "missing").string()}),
                     Catch::Contains("missing: no such file or folder"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("issue 10: folders with link cycles, unreadable folders and non-UTF-8 names",
+          "[inputs]") {
+  const fs::path dir = prefscore::testing::fresh_temp_dir("inputs_paths");
+  fs::create_directories(dir / "sub");
+  fs::create_directories(dir / "locked");
+  touch(dir / "a.png");
+  touch(dir / "locked" / "hidden.png");
+  const std::string latin1 = std::string("caf\xe9_\xff.png");  // not UTF-8
+  touch(dir / "sub" / latin1);
+  // Two links that point at each other (ELOOP), one named like an image; a dangling image link;
+  // two links to a folder that is also reached directly (listed once, as the real folder).
+  fs::create_symlink(dir / "cycle_b", dir / "cycle_a.png");
+  fs::create_symlink(dir / "cycle_a.png", dir / "cycle_b");
+  fs::create_symlink(dir / "nowhere.png", dir / "dangling.png");
+  fs::create_directory_symlink(dir / "sub", dir / "link1");
+  fs::create_directory_symlink(dir / "sub", dir / "link2");
+  fs::permissions(dir / "locked", fs::perms::none);
+  const bool root_reads_anything = ::access((dir / "locked").c_str(), R_OK) == 0;
+  const auto listing = prefscore::collect_image_files({dir.string()});
+  fs::permissions(dir / "locked", fs::perms::owner_all);
+
+  // The real folder is listed, not a link to it, whatever the links' names.
+  std::vector<std::string> want = {(dir / "a.png").string(), (dir / "sub" / latin1).string()};
+  if (root_reads_anything) want.push_back((dir / "locked" / "hidden.png").string());
+  std::sort(want.begin(), want.end());
+  CHECK(listing.files == want);
+  const std::string again = ": folder " + fs::canonical(dir / "sub").string() +
+                            " is listed already (symlink loop, or a second link to it); not "
+                            "listed again";
+  CHECK(listing.warnings == std::vector<std::string>{(dir / "link1").string() + again,
+                                                     (dir / "link2").string() + again});
+  std::vector<std::string> skipped = {
+      (dir / "cycle_a.png").string() + ": cannot follow symlink: Too many levels of symbolic links",
+      (dir / "cycle_b").string() + ": cannot follow symlink: Too many levels of symbolic links",
+      (dir / "dangling.png").string() + ": cannot follow symlink: No such file or directory"};
+  if (root_reads_anything) {
+    WARN("running as root: a folder without permissions is still readable, so the "
+         "permission-denied report is not checked");
+  } else {
+    skipped.push_back((dir / "locked").string() + ": cannot list folder: Permission denied");
+  }
+  CHECK(listing.skipped == skipped);
   fs::remove_all(dir);
 }
 

@@ -134,3 +134,14 @@ TEST_CASE("weights are found under --weights or PREFSCORE_HOME/<model>", "[model
                       Catch::Contains("needs 2 files; pass their folder to --weights"));
   }
 }
+
+TEST_CASE("issue 10: a deeply nested card is refused before it can overflow the stack",
+          "[model_card]") {
+  // 100000 levels: dump() or a recursive destructor of such a value would overflow the stack.
+  const std::string deep =
+      "{\"name\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+  CHECK(card_error(deep) == "JSON nests deeper than 64 levels");
+  // The bound is the shared one of JSON inputs: 64 levels pass the reader (and fail as a card).
+  const std::string ok_depth = "{\"name\": " + std::string(62, '[') + std::string(62, ']') + "}";
+  CHECK_THAT(card_error(ok_depth), Catch::Contains("'name'"));
+}

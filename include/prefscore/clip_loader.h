@@ -15,6 +15,7 @@
 #include "prefscore/run_options.h"
 #include "prefscore/safetensors.h"
 #include "prefscore/weights.h"
+#include "prefscore/weights_verification.h"
 
 namespace prefscore {
 
@@ -24,19 +25,25 @@ struct ClipSource {
   std::string layout;   // huggingface | open_clip | mps; empty = from the card or the tensor names
   std::string config;   // transformers config.json or open_clip model config; empty = inferred
   SafetensorsLimits limits;  // the weights file's header size limit
+  VerifyOptions verify;      // sha256 of the card's files (--no-verify, where digests are kept)
 };
 
 struct LoadedClip {
   std::optional<ModelCard> card;
   std::string layout;
   std::string weights_file;
+  // The card's files checked against its digests (empty without a card), and weights_file's
+  // digest when it was verified.
+  std::vector<FileVerification> verification;
+  std::optional<std::string> verified_sha256;
   ClipArchitecture architecture;
   std::unique_ptr<Weights> weights;  // still open: a head may take more tensors, then finish()
   std::unique_ptr<ClipModel> model;
 };
 
 // Throws Error naming the file and the problem (missing weights say where they are expected and
-// how to get them).
+// how to get them; a card's file whose sha256 differs from the card's is refused before it is
+// opened, unless source.verify.verify is false).
 LoadedClip load_clip(const ClipSource& source, const std::vector<std::string>& card_dirs,
                      const std::string& weights_home, const RunOptions& options);
 

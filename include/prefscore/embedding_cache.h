@@ -15,9 +15,10 @@
 // name, dtype or shape, is never used: it is reported and recomputed, and the new features
 // overwrite it.
 //
-// Model identity is the weights file's sha256: the card's when the card states one, else computed
-// once and remembered in DIR/weights/<sha256 of the absolute path>.json together with the file's
-// size and mtime (ns); a changed size or mtime means the digest is computed again.
+// Model identity is the weights file's sha256: the card's when the file was verified against it
+// (weights_verification.h), else computed once and remembered in DIR/weights/ (a FileDigestMemo,
+// file_digest_memo.h: by absolute path, size and mtime; a changed size or mtime means the digest
+// is computed again).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -55,9 +56,6 @@ struct EmbeddingKey {
 EmbeddingKey make_embedding_key(const EmbeddingKeyParts& parts);
 // The key parts of the features `scorer` computes, with its weights' digest given.
 EmbeddingKeyParts embedding_key_parts(const Scorer& scorer, std::string weights_sha256);
-// The digest a model card states for `weights_file` (matched by file name), if it states one.
-std::optional<std::string> stated_weights_sha256(const std::optional<ModelCard>& card,
-                                                 const std::string& weights_file);
 
 class EmbeddingCache {
  public:
@@ -65,8 +63,9 @@ class EmbeddingCache {
   explicit EmbeddingCache(std::string dir);
   const std::string& dir() const { return dir_; }
 
-  // sha256 of `weights_file`: `stated` (a card's digest) when given, else as described above.
-  // Throws Error(weights_file, ...) when the file cannot be read.
+  // sha256 of `weights_file`: `stated` (a verified card digest) when given, else as described
+  // above. Throws Error(weights_file, ...) when the file cannot be read, and Error(<record>, ...)
+  // when the digest cannot be remembered under `dir`.
   std::string weights_sha256(const std::string& weights_file,
                              const std::optional<std::string>& stated) const;
   // The key of the features `scorer` computes.

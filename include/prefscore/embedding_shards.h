@@ -15,12 +15,17 @@
 
 namespace prefscore {
 
-// The shard metadata of an `embed` shard that embedded the work list's items at `positions`
-// (in order) and skipped `skipped` ("image: reason" messages) at `skipped_positions`.
+struct SkippedImage {
+  std::size_t position = 0;  // in the whole work list
+  std::string image;
+  std::string message;       // "image: reason"
+};
+
+// The shard metadata of an `embed` shard that embedded the work list's items at `positions` (in
+// order) and skipped `skipped`.
 void set_embedding_shard_metadata(SafetensorsWriter& writer, const ShardHeader& header,
                                   const std::vector<std::size_t>& positions,
-                                  const std::vector<std::size_t>& skipped_positions,
-                                  const std::vector<std::string>& skipped);
+                                  const std::vector<SkippedImage>& skipped);
 
 struct MergedEmbeddings {
   std::size_t shards = 0;

@@ -17,10 +17,19 @@ struct ScoreItem {
 };
 
 // Files given directly are kept as given (any extension); folders are walked recursively for
-// files with an image extension (.png .jpg .jpeg .webp .bmp, any case), symlink loops skipped.
-// The result is sorted by path within each argument, arguments in the order given. Throws
-// Error(path, ...) for a path that does not exist.
-std::vector<std::string> collect_image_files(const std::vector<std::string>& paths);
+// files with an image extension (.png .jpg .jpeg .webp .bmp, any case), following links to
+// folders. A folder reached twice (a symlink loop, or two links to one folder) is listed once and
+// the link reported as a warning; a folder that cannot be listed (permission denied) and a link
+// that cannot be followed (dangling image link, cycle of links) are reported as skipped, and the
+// rest is listed. Files are not opened here: an unreadable file is reported when it is scored.
+// File names are kept as bytes (they need not be UTF-8). `files` is sorted by path within each
+// argument, arguments in the order given. Throws Error(path, ...) for a path that does not exist.
+struct ImageListing {
+  std::vector<std::string> files;
+  std::vector<std::string> skipped;   // "path: reason", in walk order
+  std::vector<std::string> warnings;  // "link: reason", in walk order
+};
+ImageListing collect_image_files(const std::vector<std::string>& paths);
 
 // A manifest: .jsonl (one object per line: "image", "prompt", optional "group") or .csv (header
 // row naming image, prompt and optionally group; RFC 4180 quoting). Relative image paths are

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace prefscore {
@@ -18,8 +19,12 @@ void write_file_atomic(const std::string& path, const std::string& contents);
 // A score as the text outputs print it: fixed, 6 decimals ("%.6f").
 std::string format_score(double value);
 
+// `text` safe to print on a terminal: C0 controls and DEL become \xNN, C1 controls (U+0080..U+009F)
+// \u00NN, so names read from files (tensor names, prompts) cannot send escape sequences.
+std::string printable(std::string_view text);
+
 // Left-aligned columns separated by two spaces; the first row is the header. Cells may be UTF-8
-// (width counts code points).
+// (width counts code points); they are printed as printable() makes them.
 std::string format_table(const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace prefscore

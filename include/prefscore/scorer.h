@@ -75,6 +75,10 @@ class Scorer {
   std::string weights_file() const { return clip_.weights_file; }
   // The model card, when the model was loaded from one.
   const std::optional<ModelCard>& card() const { return clip_.card; }
+  // The card's files checked against its sha256 digests, and weights_file()'s digest when it was
+  // verified (weights_verification.h).
+  const std::vector<FileVerification>& verification() const { return clip_.verification; }
+  const std::optional<std::string>& verified_sha256() const { return clip_.verified_sha256; }
 
   // pixel_values [N, 3, S, S] from the scorer's own preprocessing pipeline.
   ImageFeatures encode_images(const at::Tensor& pixel_values) const;

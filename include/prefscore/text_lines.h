@@ -31,7 +31,8 @@ LineRead read_line(std::istream& in, std::size_t max_bytes, std::string* line);
 std::string line_too_long_reason(std::size_t max_bytes);
 
 // Parses one JSON value; throws Error(where, ...) for invalid JSON or nesting deeper than
-// `max_depth` levels.
+// `max_depth` levels. Also the reader of small whole-file JSON inputs (model cards, config.json,
+// the weights digest records), which get the same limit.
 nlohmann::json parse_json_line(std::string_view text, const std::string& where,
                                int max_depth = kMaxJsonLineDepth);
 

@@ -26,6 +26,9 @@ struct Context {
   std::string weights_home;            // $PREFSCORE_HOME or ~/.cache/prefscore
   std::string vocab_path;              // <models dir>/vocab/bpe_simple_vocab_16e6.txt.gz
   ShardEnvironment shard_environment;  // SLURM_ARRAY_TASK_*, JOB_COMPLETION_INDEX
+  // $PREFSCORE_CACHE_DIR, else $XDG_CACHE_HOME/prefscore, else ~/.cache/prefscore: remembered
+  // weights digests (weights-sha256/).
+  std::string cache_dir;
   int exit_code = kExitOk;             // set by a command that finishes with a non-zero status
 };
 

@@ -23,10 +23,12 @@
 #include "prefscore/embedding_cache.h"
 #include "prefscore/embedding_shards.h"
 #include "prefscore/inputs.h"
-#include "prefscore/sha256.h"
+#include "prefscore/file_digest_memo.h"
+#include "prefscore/weights_verification.h"
 #include "prefscore/sharding.h"
 #include "run_flags.h"
 #include "shard_flags.h"
+#include "verify_flags.h"
 
 namespace prefscore::cli {
 namespace {
@@ -41,15 +43,18 @@ struct EmbedOptions {
   int batch_size = 8;
   ShardFlags shard;
   std::string output;
+  bool no_verify = false;
   RunFlags run;
 };
 
-// What a shard header records of the model: the weights' digest (the card's, else computed) and
-// the fingerprint of everything that decides the image features.
+// What a shard header records of the model: the weights' digest (the verified card's, else the
+// file's own, remembered) and the fingerprint of everything that decides the image features.
 ShardModel shard_model_of(const LoadedClip& clip, const PreprocessOptions& preprocess,
-                          const RunOptions& run) {
-  const std::optional<std::string> stated = stated_weights_sha256(clip.card, clip.weights_file);
-  const std::string digest = stated ? *stated : sha256_file_hex(clip.weights_file);
+                          const RunOptions& run, const Context& context) {
+  const std::string digest =
+      clip.verified_sha256
+          ? *clip.verified_sha256
+          : FileDigestMemo(verification_memo_dir(context.cache_dir)).sha256(clip.weights_file).sha256;
   const EmbeddingKeyParts parts{digest, clip.architecture, /*image_tokens=*/false, preprocess, run};
   return ShardModel{clip.card ? clip.card->name : clip.layout, "clip", {"embeds"}, digest,
                     make_embedding_key(parts).digest};
@@ -59,10 +64,14 @@ void embed(const EmbedOptions& opts, Context& context) {
   const RunOptions run = apply_run_flags(opts.run);
   ClipSource source = opts.source;
   if (!opts.model_card.empty()) source.model = opts.model_card;
+  source.verify = verify_options(opts.no_verify, context);
   std::vector<std::string> images = opts.images;
   if (!opts.paths.empty()) {
-    for (const std::string& f : collect_image_files(opts.paths)) images.push_back(f);
-    if (images.size() == opts.images.size()) throw Error(opts.paths.front(), "no image files found");
+    const ImageListing listing = collect_image_files(opts.paths);
+    for (const std::string& w : listing.warnings) std::cerr << "prefscore: warning: " << w << "\n";
+    report_skipped(listing.skipped, context);
+    if (listing.files.empty()) throw Error(opts.paths.front(), "no image files found");
+    images.insert(images.end(), listing.files.begin(), listing.files.end());
   }
   if (opts.pixels.empty() && images.empty() && opts.texts.empty()) {
     throw Error("", "nothing to embed: pass image files or folders, --image IMG, --pixels "
@@ -79,6 +88,7 @@ void embed(const EmbedOptions& opts, Context& context) {
   }
   torch::InferenceMode inference;
   LoadedClip clip = load_clip(source, context.card_dirs, context.weights_home, run);
+  report_verification(clip.verification, opts.no_verify);
   clip.weights->ignore_prefix("cross_model.");  // an MPS head's weights: not needed for embeddings
   clip.weights->finish();
   const EncoderFrontEnd front = encoder_front_end(clip);
@@ -101,8 +111,8 @@ void embed(const EmbedOptions& opts, Context& context) {
                 << items.size() << " images\n";
     }
     std::vector<at::Tensor> embeds;
-    std::vector<std::size_t> embedded, skipped_positions;
-    std::vector<std::string> skipped;
+    std::vector<std::size_t> embedded;
+    std::vector<SkippedImage> skipped;
     const std::size_t batch_size = static_cast<std::size_t>(opts.batch_size);
     for (std::size_t start = 0; start < positions.size(); start += batch_size) {
       std::vector<std::string> files;
@@ -117,8 +127,9 @@ void embed(const EmbedOptions& opts, Context& context) {
           image_names.push_back(files[k]);
           ++done;
         } else {
-          skipped_positions.push_back(positions[start + k]);
-          skipped.push_back(failed < batch.skipped.size() ? batch.skipped[failed++] : files[k] + ": not read");
+          skipped.push_back(SkippedImage{
+              positions[start + k], files[k],
+              failed < batch.skipped.size() ? batch.skipped[failed++] : files[k] + ": not read"});
         }
       }
       if (!batch.images.empty()) {
@@ -126,7 +137,9 @@ void embed(const EmbedOptions& opts, Context& context) {
             clip.model->encode_image(stack_pixel_values(batch.images)).embeds.to(torch::kFloat32));
       }
     }
-    report_skipped(skipped, context);
+    std::vector<std::string> messages;
+    for (const SkippedImage& k : skipped) messages.push_back(k.message);
+    report_skipped(messages, context);
     if (embeds.empty() && !shard.active()) throw Error("--image", "no image could be read");
     add_tensor(writer, "image_embeds",
                embeds.empty() ? torch::zeros({0, clip.architecture.embed_dim}, torch::kFloat32)
@@ -138,9 +151,9 @@ void embed(const EmbedOptions& opts, Context& context) {
       header.items = positions.size();
       header.total_items = items.size();
       header.work_list_sha256 = work_list_sha256(items);
-      header.models.push_back(shard_model_of(clip, preprocess, run));
+      header.models.push_back(shard_model_of(clip, preprocess, run, context));
       header.version = PREFSCORE_VERSION;
-      set_embedding_shard_metadata(writer, header, embedded, skipped_positions, skipped);
+      set_embedding_shard_metadata(writer, header, embedded, skipped);
     }
   }
   if (!opts.texts.empty()) {
@@ -155,7 +168,11 @@ void embed(const EmbedOptions& opts, Context& context) {
     add_tensor(writer, "input_ids", input_ids);
     writer.set_metadata("texts", nlohmann::json(opts.texts).dump());
   }
-  if (!images.empty()) writer.set_metadata("images", image_names.dump());
+  if (!images.empty()) {
+    // File names need not be UTF-8: invalid bytes become U+FFFD.
+    writer.set_metadata("images",
+                        image_names.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
   add_tensor(writer, "logit_scale", torch::tensor(static_cast<float>(clip.model->logit_scale())));
   writer.set_metadata("model", clip.card ? clip.card->name : "");
   writer.set_metadata("layout", clip.layout);
@@ -203,6 +220,7 @@ void add_embed(CLI::App& app, Context& context) {
       ->allow_extra_args(false);
   cmd->add_option("-o,--output", opts->output, "Output .safetensors file (written atomically)")
       ->required();
+  add_verify_flag(*cmd, opts->no_verify);
   add_run_flags(*cmd, opts->run);
   cmd->callback([opts, &context] { embed(*opts, context); });
 }

@@ -68,7 +68,7 @@ ScoreReport score_listed_items(const InputFlags& flags, const std::vector<Scorer
   return report;
 }
 
-std::vector<ScoreItem> list_items(const InputFlags& flags) {
+std::vector<ScoreItem> list_items(const InputFlags& flags, std::vector<std::string>* unlisted) {
   const int sources = !flags.paths.empty() + !flags.manifest.empty() + !flags.pixels.empty();
   if (sources != 1) {
     throw Error("", "give exactly one of: image paths, --manifest FILE, --pixels FILE");
@@ -79,11 +79,15 @@ std::vector<ScoreItem> list_items(const InputFlags& flags) {
     return read_manifest(flags.manifest, ManifestOptions{flags.max_line_bytes});
   }
   if (flags.prompt.empty()) throw Error("--prompt", "required with image paths or --pixels");
+  const ImageListing listing = collect_image_files(flags.paths);
+  for (const std::string& w : listing.warnings) std::cerr << "prefscore: warning: " << w << "\n";
   std::vector<ScoreItem> items;
-  for (const std::string& f : collect_image_files(flags.paths)) {
-    items.push_back(ScoreItem{f, flags.prompt, ""});
+  for (const std::string& f : listing.files) items.push_back(ScoreItem{f, flags.prompt, ""});
+  if (items.empty()) {
+    print_skipped(listing.skipped);
+    throw Error(flags.paths.front(), "no image files found");
   }
-  if (items.empty()) throw Error(flags.paths.front(), "no image files found");
+  unlisted->insert(unlisted->end(), listing.skipped.begin(), listing.skipped.end());
   return items;
 }
 
@@ -91,7 +95,11 @@ ScoreReport run_scoring(const InputFlags& flags, const std::vector<Scorer*>& sco
                         int batch_size, const CheckpointOptions* checkpoint) {
   ScoreReport report;
   if (flags.pixels.empty()) {
-    report = score_listed_items(flags, scorers, batch_size, list_items(flags), checkpoint);
+    std::vector<std::string> unlisted;
+    const std::vector<ScoreItem> items = list_items(flags, &unlisted);
+    report = score_listed_items(flags, scorers, batch_size, items, checkpoint);
+    // Folders that could not be listed count as skipped inputs (exit status 3).
+    report.skipped.insert(report.skipped.begin(), unlisted.begin(), unlisted.end());
   } else {
     if (!flags.paths.empty() || !flags.manifest.empty()) {
       throw Error("", "give exactly one of: image paths, --manifest FILE, --pixels FILE");

@@ -36,7 +36,10 @@ ScoreReport score_listed_items(const InputFlags& flags, const std::vector<Scorer
                                int batch_size, const std::vector<ScoreItem>& items,
                                const CheckpointOptions* checkpoint = nullptr);
 // The work list the flags name: image files with --prompt, or a manifest's rows (not --pixels).
-std::vector<ScoreItem> list_items(const InputFlags& flags);
+// Listing warnings (e.g. a symlink loop) go to stderr; what could not be listed (an unreadable
+// folder, a dangling link) is appended to `unlisted` as "path: reason", for the caller to report
+// as skipped.
+std::vector<ScoreItem> list_items(const InputFlags& flags, std::vector<std::string>* unlisted);
 // Runs every scorer over the inputs; a progress line on a terminal; cache warnings and, with
 // --cache, one summary line on stderr. With `checkpoint` (an output file), image inputs are
 // scored with checkpoints into its partial file (checkpointed_scoring.h).

@@ -1,5 +1,7 @@
 // `prefscore inspect FILE.safetensors`: the tensors (name, dtype, shape) and metadata of a
-// safetensors file, after full validation; the check users run on converted weights.
+// safetensors file, after full validation; the check users run on converted weights. Names and
+// metadata come from a downloaded file: the table escapes control characters (io.h printable), so
+// a tensor name cannot send escape sequences to the terminal; JSON is ASCII (\uXXXX escapes).
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -27,7 +29,7 @@ void inspect(const InspectOptions& opts) {
   for (const TensorInfo& t : tensors) total_elements += static_cast<uint64_t>(t.numel());
   if (opts.format == "json") {
     nlohmann::ordered_json j;
-    j["file"] = opts.path;
+    j["file"] = opts.path;  // may be any bytes: dumped with invalid UTF-8 replaced (U+FFFD)
     j["bytes"] = file.file_size();
     j["parameters"] = total_elements;
     j["metadata"] = file.metadata();
@@ -35,7 +37,8 @@ void inspect(const InspectOptions& opts) {
     for (const TensorInfo& t : tensors) {
       j["tensors"].push_back({{"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}});
     }
-    std::cout << j.dump(2) << "\n";
+    std::cout << j.dump(2, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace)
+              << "\n";
     return;
   }
   std::vector<std::vector<std::string>> rows = {{"TENSOR", "DTYPE", "SHAPE"}};
@@ -44,14 +47,14 @@ void inspect(const InspectOptions& opts) {
   }
   std::cout << format_table(rows);
   std::cout << "\n" << tensors.size() << " tensors, " << total_elements << " elements, "
-            << file.file_size() << " bytes: " << opts.path << "\n";
+            << file.file_size() << " bytes: " << printable(opts.path) << "\n";
   if (!file.metadata().empty()) {
     std::cout << "\nmetadata:\n";
     for (const auto& [key, value] : file.metadata()) {
       std::string shown = value.size() > 200 ? value.substr(0, 200) + "... (" +
                                                    std::to_string(value.size()) + " bytes)"
                                              : value;
-      std::cout << "  " << key << ": " << shown << "\n";
+      std::cout << "  " << printable(key) << ": " << printable(shown) << "\n";
     }
   }
 }

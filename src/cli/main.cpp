@@ -69,6 +69,12 @@ Context resolve_context(const char* argv0) {
   context.shard_environment.slurm_array_task_min = env_or("SLURM_ARRAY_TASK_MIN", "");
   context.shard_environment.slurm_array_task_step = env_or("SLURM_ARRAY_TASK_STEP", "");
   context.shard_environment.job_completion_index = env_or("JOB_COMPLETION_INDEX", "");
+  const std::string xdg_cache = env_or("XDG_CACHE_HOME", "");
+  context.cache_dir = env_or(
+      "PREFSCORE_CACHE_DIR",
+      !xdg_cache.empty() ? (fs::path(xdg_cache) / "prefscore").string()
+      : home.empty()     ? std::string(".cache/prefscore")
+                         : (fs::path(home) / ".cache" / "prefscore").string());
   return context;
 }
 
@@ -96,7 +102,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(std::string("\nModel cards are read from: $PREFSCORE_MODELS, then the built-in cards.\n"
                          "Weights are found with --weights PATH, else $PREFSCORE_HOME/<model>/\n"
-                         "(default ~/.cache/prefscore/<model>/); nothing is ever downloaded.\n\n") +
+                         "(default ~/.cache/prefscore/<model>/); nothing is ever downloaded.\n"
+                         "A card's sha256 digests are checked on first use (--no-verify skips it)\n"
+                         "and remembered in $PREFSCORE_CACHE_DIR (else $XDG_CACHE_HOME/prefscore,\n"
+                         "else ~/.cache/prefscore).\n\n") +
              kExitStatusHelp);
 
   prefscore::cli::add_score(app, context);

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "prefscore/error.h"
+#include "verify_flags.h"
 
 namespace prefscore::cli {
 
@@ -46,6 +47,7 @@ void add_model_flags(CLI::App& command, ModelFlags& flags, bool allow_several_mo
   command.add_flag("--exif-transpose", flags.exif_transpose,
                    "Rotate images by their EXIF orientation first (the official tools do not) "
                    "[default: off]");
+  add_verify_flag(command, flags.no_verify);
   add_run_flags(command, flags.run);
 }
 
@@ -72,6 +74,7 @@ std::vector<std::unique_ptr<Scorer>> open_scorers(const ModelFlags& flags, const
     if (!c.empty()) conditions.push_back(c);
   }
   std::vector<std::unique_ptr<Scorer>> scorers;
+  std::vector<FileVerification> verification;
   for (const std::string& name : names) {
     ScorerSpec spec;
     spec.source.model = name;
@@ -79,6 +82,7 @@ std::vector<std::unique_ptr<Scorer>> open_scorers(const ModelFlags& flags, const
     spec.source.layout = flags.layout;
     spec.source.config = flags.config;
     spec.source.limits.max_header_bytes = flags.max_header_bytes;
+    spec.source.verify = verify_options(flags.no_verify, context);
     spec.max_prompt_bytes = flags.max_prompt_bytes;
     spec.head = flags.head;
     spec.vocab_path = context.vocab_path;
@@ -86,7 +90,10 @@ std::vector<std::unique_ptr<Scorer>> open_scorers(const ModelFlags& flags, const
     spec.decode.max_pixels = flags.max_pixels;
     spec.decode.exif_transpose = flags.exif_transpose;
     scorers.push_back(std::make_unique<Scorer>(spec, context.card_dirs, context.weights_home, run));
+    const auto& checked = scorers.back()->verification();
+    verification.insert(verification.end(), checked.begin(), checked.end());
   }
+  report_verification(verification, flags.no_verify);
   const bool any_mps = std::any_of(scorers.begin(), scorers.end(),
                                    [](const auto& s) { return s->head() == "mps"; });
   if (!any_mps && flags.condition != "overall" && !flags.conditions_optional) {

@@ -1,6 +1,6 @@
 // The flags that choose what scores (shared by score, rank and compare): --model (a card, or a
 // comma-separated list for score), --model-card, --weights/--head/--layout/--config for a
-// card-less official checkpoint, --condition for MPS, and --batch-size.
+// card-less official checkpoint, --condition for MPS, --batch-size, and --no-verify.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -28,6 +28,7 @@ struct ModelFlags {
   std::size_t max_prompt_bytes = kDefaultMaxTextBytes;
   uint64_t max_header_bytes = SafetensorsLimits{}.max_header_bytes;
   bool exif_transpose = false;
+  bool no_verify = false;
   // eval: the conditions come from the input rows, and a model without conditions ignores them.
   bool conditions_optional = false;
   RunFlags run;

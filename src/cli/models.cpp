@@ -1,5 +1,6 @@
 // `prefscore models` (a table of the model cards and whether their weights are present) and
-// `prefscore models show NAME` (one card in full, with where its weights are expected).
+// `prefscore models show NAME` (one card in full, with where its weights are expected and whether
+// each file was verified against the card's sha256, as remembered: nothing is hashed here).
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,8 @@
 #include "prefscore/io.h"
 #include "prefscore/model_card.h"
 #include "prefscore/weights_location.h"
+#include "prefscore/weights_verification.h"
+#include "verify_flags.h"
 
 namespace prefscore::cli {
 namespace {
@@ -19,15 +22,31 @@ struct ModelsOptions {
   std::string weights;
 };
 
-nlohmann::ordered_json card_json(const ModelCard& card, const WeightsLocation& loc) {
+// What is known of each present file without reading it: verified (a remembered digest of the
+// file as it is now equals the card's), not checked yet, no sha256 in card, ...
+std::vector<std::string> verification_states(const ModelCard& card, const WeightsLocation& loc,
+                                             const Context& context) {
+  std::vector<std::string> states(loc.files.size());
+  const VerifyOptions options = verify_options(/*no_verify=*/false, context);
+  for (const FileVerification& f : remembered_verification(card, loc, options)) {
+    const auto it = std::find(loc.files.begin(), loc.files.end(), f.path);
+    if (it != loc.files.end()) states[it - loc.files.begin()] = trust_name(f.trust);
+  }
+  return states;
+}
+
+nlohmann::ordered_json card_json(const ModelCard& card, const WeightsLocation& loc,
+                                 const Context& context) {
   nlohmann::ordered_json files = nlohmann::ordered_json::array();
+  const std::vector<std::string> states = verification_states(card, loc, context);
   for (std::size_t i = 0; i < card.weight_files.size(); ++i) {
     const WeightFile& wf = card.weight_files[i];
     bool present = std::find(loc.missing.begin(), loc.missing.end(), loc.files[i]) == loc.missing.end();
     files.push_back({{"name", wf.name},
                      {"path", loc.files[i]},
                      {"present", present},
-                     {"sha256", wf.sha256 ? nlohmann::ordered_json(*wf.sha256) : nullptr}});
+                     {"sha256", wf.sha256 ? nlohmann::ordered_json(*wf.sha256) : nullptr},
+                     {"verification", present ? nlohmann::ordered_json(states[i]) : nullptr}});
   }
   const ClipArchitecture& a = card.architecture;
   return {{"name", card.name},
@@ -60,7 +79,9 @@ void list_models(const ModelsOptions& opts, const Context& context) {
   const std::vector<ModelCard> cards = load_model_cards(context.card_dirs);
   if (opts.format == "json") {
     for (const ModelCard& card : cards) {
-      std::cout << card_json(card, locate_weights(card, "", context.weights_home)).dump() << "\n";
+      std::cout << card_json(card, locate_weights(card, "", context.weights_home), context)
+                       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                << "\n";
     }
     return;
   }
@@ -80,9 +101,9 @@ void list_models(const ModelsOptions& opts, const Context& context) {
 void show_model(const ModelsOptions& opts, const Context& context) {
   const ModelCard card = find_model_card(context.card_dirs, opts.name);
   const WeightsLocation loc = locate_weights(card, opts.weights, context.weights_home);
-  const nlohmann::ordered_json j = card_json(card, loc);
+  const nlohmann::ordered_json j = card_json(card, loc, context);
   if (opts.format == "json") {
-    std::cout << j.dump(2) << "\n";
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return;
   }
   std::vector<std::vector<std::string>> rows;
@@ -97,9 +118,11 @@ void show_model(const ModelsOptions& opts, const Context& context) {
   }
   rows.push_back({"architecture:", dims});
   for (const auto& f : j["files"]) {
-    rows.push_back({"file:", f["path"].get<std::string>() +
-                                 (f["present"].get<bool>() ? "  (present)" : "  (MISSING)") +
-                                 (f["sha256"].is_null() ? "" : "  sha256 " + f["sha256"].get<std::string>())});
+    std::string line = f["path"].get<std::string>();
+    line += f["present"].get<bool>() ? "  (present)" : "  (MISSING)";
+    if (!f["sha256"].is_null()) line += "  sha256 " + f["sha256"].get<std::string>();
+    if (!f["verification"].is_null()) line += "  (" + f["verification"].get<std::string>() + ")";
+    rows.push_back({"file:", line});
   }
   std::cout << format_table(rows);
 }

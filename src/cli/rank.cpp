@@ -43,9 +43,12 @@ void rank(const RankOptions& opts, Context& context) {
   const auto scorers = open_scorers(opts.model, context);
   if (scorers.size() != 1) throw Error("--model", "rank takes one model");
   if (shard.active()) {
+    std::vector<std::string> unlisted;
+    const std::vector<ScoreItem> items = list_items(opts.input, &unlisted);
     emit(score_shard("rank", shard, opts.input, raw_pointers(scorers), opts.model.batch_size,
-                     list_items(opts.input), opts.top, /*checkpoint=*/nullptr, context),
+                     items, opts.top, /*checkpoint=*/nullptr, context),
          opts.output);
+    report_skipped(unlisted, context);
     return;
   }
   const ScoreReport report = run_scoring(opts.input, raw_pointers(scorers), opts.model.batch_size);

@@ -64,11 +64,13 @@ void score(const ScoreOptions& opts, Context& context) {
   ScoreReport report;
   try {
     if (shard.active()) {
+      std::vector<std::string> unlisted;
+      const std::vector<ScoreItem> items = list_items(opts.input, &unlisted);
       emit(score_shard("score", shard, opts.input, raw_pointers(scorers), opts.model.batch_size,
-                       list_items(opts.input), /*top=*/0, checkpointed ? &checkpoint : nullptr,
-                       context),
+                       items, /*top=*/0, checkpointed ? &checkpoint : nullptr, context),
            opts.output);
       if (checkpointed) std::filesystem::remove(checkpoint.partial_path);
+      report_skipped(unlisted, context);
       return;
     }
     report = run_scoring(opts.input, raw_pointers(scorers), opts.model.batch_size,

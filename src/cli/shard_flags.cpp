@@ -4,20 +4,18 @@
 
 #include "output.h"
 #include "prefscore/error.h"
-#include "prefscore/embedding_cache.h"
-#include "prefscore/sha256.h"
+#include "prefscore/file_digest_memo.h"
 #include "prefscore/shard_file.h"
+#include "prefscore/weights_verification.h"
 
 namespace prefscore::cli {
 namespace {
 
-// The weights digest a shard header records: the card's, else the one the --cache folder
-// remembers, else computed now (~200 MB/s).
-std::string weights_digest(const Scorer& scorer, const InputFlags& input) {
-  const std::optional<std::string> stated =
-      stated_weights_sha256(scorer.card(), scorer.weights_file());
-  if (!input.cache.empty()) return EmbeddingCache(input.cache).weights_sha256(scorer.weights_file(), stated);
-  return stated ? *stated : sha256_file_hex(scorer.weights_file());
+// The weights digest a shard header records: the card's once the file was verified against it,
+// else the file's own, remembered with the verification records (computed once, ~200 MB/s).
+std::string weights_digest(const Scorer& scorer, const Context& context) {
+  if (scorer.verified_sha256()) return *scorer.verified_sha256();
+  return FileDigestMemo(verification_memo_dir(context.cache_dir)).sha256(scorer.weights_file()).sha256;
 }
 
 }  // namespace
@@ -73,7 +71,7 @@ std::string score_shard(const std::string& command, const Shard& shard, const In
   header.items = shard_items.size();
   header.total_items = items.size();
   header.work_list_sha256 = work_list_sha256(items);
-  for (const Scorer* s : scorers) header.models.push_back(shard_model(*s, weights_digest(*s, input)));
+  for (const Scorer* s : scorers) header.models.push_back(shard_model(*s, weights_digest(*s, context)));
   header.top = top;
   header.version = PREFSCORE_VERSION;
   report_skipped(report.skipped, context);
