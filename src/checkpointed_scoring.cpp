@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "prefscore/io.h"
+#include "prefscore/text_lines.h"
 
 namespace prefscore {
 namespace {
@@ -110,9 +111,9 @@ std::size_t read_partial(const std::string& path, const Json& header, std::size_
     if (end == std::string::npos) break;  // torn: written without its newline
     Json line;
     try {
-      line = Json::parse(text.substr(pos, end - pos));
-    } catch (const Json::parse_error&) {
-      break;  // torn mid-line
+      line = parse_json_line(std::string_view(text).substr(pos, end - pos), path);
+    } catch (const Error&) {
+      break;  // torn mid-line (or not a line prefscore wrote: what follows is scored again)
     }
     pos = end + 1;
     if (!header_seen) {

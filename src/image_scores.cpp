@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "prefscore/error.h"
+#include "prefscore/text_lines.h"
 #include "prefscore/io.h"
 
 namespace prefscore {
@@ -87,11 +88,10 @@ ImageScores read_score_file(const std::string& path, const std::string& model,
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = path + ":" + std::to_string(number);
     Json j;
-    try {
-      j = Json::parse(line);
-    } catch (const Json::parse_error&) {
+    if (!nlohmann::json::accept(line)) {
       throw Error(where, "not valid JSON; expected the JSONL rows `prefscore score` writes");
     }
+    j = parse_json_line(line, where);  // the nesting limit
     auto text = [&](const char* key) -> std::string {
       if (!j.is_object() || !j.contains(key) || !j[key].is_string()) {
         throw Error(where, std::string("needs a string field \"") + key +

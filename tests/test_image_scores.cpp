@@ -90,6 +90,10 @@ TEST_CASE("read_score_file: several models, conflicts and malformed rows are err
         no_image + ":1: needs a string field \"image\" (a `prefscore score` JSONL row)");
   const std::string empty = write(dir / "empty.jsonl", "\n");
   CHECK(error_of([&] { read_score_file(empty, "", 1.0); }) == empty + ": score file has no rows");
+  // Regression (issue 10): a row nested 100,000 levels deep is refused while parsing, before any
+  // recursive dump() could overflow the stack.
+  const std::string deep = write(dir / "deep.jsonl", std::string(100000, '[') + std::string(100000, ']') + "\n");
+  CHECK(error_of([&] { read_score_file(deep, "", 1.0); }) == deep + ":1: JSON nests deeper than 64 levels");
   fs::remove_all(dir);
 }
 
