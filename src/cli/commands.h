@@ -36,5 +36,6 @@ void add_rank(CLI::App& app, Context& context);
 void add_compare(CLI::App& app, Context& context);
 void add_eval(CLI::App& app, Context& context);
 void add_bench(CLI::App& app, Context& context);
+void add_heatmap(CLI::App& app, Context& context);
 
 }  // namespace prefscore::cli

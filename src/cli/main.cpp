@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
   prefscore::cli::add_models(app, context);
   prefscore::cli::add_inspect(app, context);
   prefscore::cli::add_bench(app, context);
+  prefscore::cli::add_heatmap(app, context);
 
   try {
     app.parse(argc, argv);
