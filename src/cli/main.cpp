@@ -106,6 +106,7 @@ int main(int argc, char** argv) {
   prefscore::cli::add_bench(app, context);
   prefscore::cli::add_heatmap(app, context);
   prefscore::cli::add_audit(app, context);
+  prefscore::cli::add_explain(app, context);
 
   try {
     app.parse(argc, argv);
