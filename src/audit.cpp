@@ -100,7 +100,8 @@ std::vector<double> l2_normalized_rows(const EmbeddingMatrix& m, const char* lab
   return out;
 }
 
-std::vector<std::size_t> stratified_folds(const std::vector<int>& labels, int folds, uint64_t seed) {
+std::vector<std::size_t> stratified_folds(const std::vector<int>& labels, int folds,
+                                          uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<std::size_t> fold(labels.size(), 0);
   const int max_label = labels.empty() ? 0 : *std::max_element(labels.begin(), labels.end());
@@ -121,7 +122,8 @@ std::vector<std::size_t> stratified_folds(const std::vector<int>& labels, int fo
 }
 
 LogisticModel fit_logistic_regression(const std::vector<double>& x, std::size_t dims,
-                                      const std::vector<int>& y, const std::vector<std::size_t>& rows,
+                                      const std::vector<int>& y,
+                                      const std::vector<std::size_t>& rows,
                                       const AuditOptions& options) {
   std::size_t count[2] = {0, 0};
   double max_norm2 = 0;
@@ -240,8 +242,8 @@ AuditResult audit_embeddings(const EmbeddingMatrix& real, const EmbeddingMatrix&
 
   std::vector<std::size_t> nearest_synthetic;
   std::vector<double> nearest_synthetic_cosine;
-  nearest_and_pairs(s, ns, s, ns, dims, /*same=*/true, options.duplicate_cosine,
-                    &nearest_synthetic, &nearest_synthetic_cosine, &out.unvaried_pairs);
+  nearest_and_pairs(s, ns, s, ns, dims, /*same=*/true, options.duplicate_cosine, &nearest_synthetic,
+                    &nearest_synthetic_cosine, &out.unvaried_pairs);
   out.unvaried = fraction_in_pairs(out.unvaried_pairs, ns, /*both_sides=*/true);
   return out;
 }

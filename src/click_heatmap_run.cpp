@@ -56,7 +56,8 @@ ClickHeatmapRow one_image(const ClickedImage& item, const ClickHeatmapOptions& o
          {"clicks", std::to_string(row.clicks)},
          {"annotations", std::to_string(row.annotations)},
          {"sigma_pixels", format_double(row.sigma_pixels)},
-         {"values", "sum of one Gaussian per click divided by its maximum over the pixels (max = 1)"}});
+         {"values",
+          "sum of one Gaussian per click divided by its maximum over the pixels (max = 1)"}});
     write_heatmap_png(row.png, human);
   }
   return row;
@@ -66,8 +67,9 @@ ClickHeatmapRow one_image(const ClickedImage& item, const ClickHeatmapOptions& o
 
 ClickHeatmapReport run_click_heatmaps(const ClickSet& clicks, const ClickHeatmapOptions& options) {
   if (options.output_dir.empty() && options.compare_dir.empty()) {
-    throw Error("", "nothing to do: give an output folder (-o DIR), a comparison (--compare DIR) "
-                    "or both");
+    throw Error("",
+                "nothing to do: give an output folder (-o DIR), a comparison (--compare DIR) "
+                "or both");
   }
   if (!options.output_dir.empty()) {
     std::error_code ec;

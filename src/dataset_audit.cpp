@@ -32,7 +32,8 @@ DatasetAudit audit_folders(const Scorer& scorer, const std::string& real_dir,
     audit.images_encoded += set->images_encoded;
     audit.cache_hits += set->cache_hits;
   }
-  for (const auto& [set, dir] : {std::pair{&real, &real_dir}, std::pair{&synthetic, &synthetic_dir}}) {
+  for (const auto& [set, dir] :
+       {std::pair{&real, &real_dir}, std::pair{&synthetic, &synthetic_dir}}) {
     if (set->files.size() < static_cast<std::size_t>(std::max(2, options.folds))) {
       throw Error(*dir, std::to_string(set->files.size()) + " readable images, the " +
                             std::to_string(options.folds) + " folds need at least " +

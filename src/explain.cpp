@@ -38,7 +38,8 @@ std::vector<int> occlusion_offsets(int input_size, int window, int stride) {
     throw Error("--window", "must be in [1, " + std::to_string(input_size) +
                                 "] model-input pixels, got " + std::to_string(window));
   }
-  if (stride < 1) throw Error("--stride", "must be at least 1 pixel, got " + std::to_string(stride));
+  if (stride < 1)
+    throw Error("--stride", "must be at least 1 pixel, got " + std::to_string(stride));
   std::vector<int> offsets;
   for (int o = 0; o <= input_size - window; o += stride) offsets.push_back(o);
   if (offsets.back() != input_size - window) offsets.push_back(input_size - window);
@@ -106,7 +107,8 @@ Explanation explain_image(Scorer& scorer, const std::string& image, const std::s
         w.prompt_without += words[k];
       }
       w.score_without = column_scores(scorer.score(w.prompt_without, features), 0);
-      for (std::size_t c = 0; c < columns; ++c) w.delta.push_back(out.score[c] - w.score_without[c]);
+      for (std::size_t c = 0; c < columns; ++c)
+        w.delta.push_back(out.score[c] - w.score_without[c]);
       out.words.push_back(std::move(w));
     }
   }
@@ -147,8 +149,10 @@ Explanation explain_image(Scorer& scorer, const std::string& image, const std::s
         }
       }
       Heatmap map{s, s, std::vector<float>(sum.size())};
-      for (std::size_t i = 0; i < sum.size(); ++i) map.values[i] = static_cast<float>(sum[i] / count[i]);
-      out.image_maps.push_back(input_map_to_image(map, out.decoded.width, out.decoded.height, preprocess));
+      for (std::size_t i = 0; i < sum.size(); ++i)
+        map.values[i] = static_cast<float>(sum[i] / count[i]);
+      out.image_maps.push_back(
+          input_map_to_image(map, out.decoded.width, out.decoded.height, preprocess));
       out.input_maps.push_back(std::move(map));
     }
   }

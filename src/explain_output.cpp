@@ -34,23 +34,15 @@ nlohmann::ordered_json explanation_json(const Explanation& e, const std::string&
   j["columns"] = e.columns;
   j["score"] = per_column(e.columns, e.score);
   nlohmann::ordered_json words = nlohmann::ordered_json::array();
-  std::vector<const WordAttribution*> misaligned;
   for (const WordAttribution& w : e.words) {
     words.push_back({{"word", w.word},
                      {"index", w.index},
                      {"prompt_without", w.prompt_without},
                      {"score_without", per_column(e.columns, w.score_without)},
                      {"delta", per_column(e.columns, w.delta)}});
-    if (w.delta.front() < 0) misaligned.push_back(&w);
   }
-  std::stable_sort(misaligned.begin(), misaligned.end(),
-                   [](const WordAttribution* a, const WordAttribution* b) {
-                     return a->delta.front() < b->delta.front();
-                   });
   j["words"] = std::move(words);
-  nlohmann::ordered_json names = nlohmann::ordered_json::array();
-  for (const WordAttribution* w : misaligned) names.push_back(w->word);
-  j["misaligned_words"] = std::move(names);
+  j["misaligned_words"] = misaligned_words(e);
   if (!e.windows.empty()) {
     nlohmann::ordered_json windows = nlohmann::ordered_json::array();
     for (const WindowAttribution& w : e.windows) {
@@ -66,9 +58,24 @@ nlohmann::ordered_json explanation_json(const Explanation& e, const std::string&
   return j;
 }
 
+std::vector<std::string> misaligned_words(const Explanation& e, std::size_t column) {
+  std::vector<const WordAttribution*> negative;
+  for (const WordAttribution& w : e.words) {
+    if (column < w.delta.size() && w.delta[column] < 0) negative.push_back(&w);
+  }
+  std::stable_sort(negative.begin(), negative.end(),
+                   [column](const WordAttribution* a, const WordAttribution* b) {
+                     return a->delta[column] < b->delta[column];
+                   });
+  std::vector<std::string> out;
+  for (const WordAttribution* w : negative) out.push_back(w->word);
+  return out;
+}
+
 Heatmap positive_part_normalized(const Heatmap& map) {
   Heatmap out{map.width, map.height, std::vector<float>(map.values.size(), 0.0f)};
-  const float peak = map.values.empty() ? 0.0f : *std::max_element(map.values.begin(), map.values.end());
+  const float peak =
+      map.values.empty() ? 0.0f : *std::max_element(map.values.begin(), map.values.end());
   if (peak <= 0) return out;
   for (std::size_t i = 0; i < map.values.size(); ++i) {
     out.values[i] = std::max(map.values[i], 0.0f) / peak;
@@ -105,7 +112,8 @@ std::vector<std::string> write_explanation(const Explanation& e, const std::stri
     writer.set_metadata("window", std::to_string(options.window));
     writer.set_metadata("stride", std::to_string(options.stride));
     writer.set_metadata("fill", kFill);
-    writer.set_metadata("values", "score(unoccluded) - score(occluded), mean over covering windows");
+    writer.set_metadata("values",
+                        "score(unoccluded) - score(occluded), mean over covering windows");
     files.push_back(stem + ".occlusion.safetensors");
     writer.write(files.back());
     for (std::size_t c = 0; c < e.columns.size(); ++c) {
@@ -114,9 +122,10 @@ std::vector<std::string> write_explanation(const Explanation& e, const std::stri
     }
   }
   files.push_back(stem + ".explain.json");
-  write_file_atomic(files.back(), explanation_json(e, model, options, files)
-                                          .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
-                                      "\n");
+  write_file_atomic(files.back(),
+                    explanation_json(e, model, options, files)
+                            .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+                        "\n");
   return files;
 }
 

@@ -17,7 +17,8 @@ namespace {
 
 void check_size(const std::string& path, const Heatmap& map) {
   if (map.width < 1 || map.height < 1 ||
-      map.values.size() != static_cast<std::size_t>(map.width) * static_cast<std::size_t>(map.height)) {
+      map.values.size() !=
+          static_cast<std::size_t>(map.width) * static_cast<std::size_t>(map.height)) {
     throw Error(path, "heatmap of " + std::to_string(map.width) + "x" + std::to_string(map.height) +
                           " pixels holds " + std::to_string(map.values.size()) + " values");
   }

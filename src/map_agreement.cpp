@@ -33,7 +33,8 @@ std::optional<double> pearson(const float* a, const float* b, std::size_t n) {
 // their average rank) gives U = R_pos - n_pos(n_pos + 1)/2 pairs won, ties counted ½.
 std::optional<double> auc(const float* scores, const std::vector<bool>& positive) {
   const std::size_t n = positive.size();
-  const std::size_t n_pos = static_cast<std::size_t>(std::count(positive.begin(), positive.end(), true));
+  const std::size_t n_pos =
+      static_cast<std::size_t>(std::count(positive.begin(), positive.end(), true));
   const std::size_t n_neg = n - n_pos;
   if (n_pos == 0 || n_neg == 0) return std::nullopt;
   std::vector<std::size_t> order(n);

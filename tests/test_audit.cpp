@@ -104,8 +104,8 @@ TEST_CASE("identical distributions sit near 0.5, also with unequal set sizes", "
 }
 
 TEST_CASE("a 2-D case by hand: nearest neighbours, distances, unoriginal fraction", "[audit]") {
-  const EmbeddingMatrix real{2, 2, {1, 0, 0, 2}};              // (1, 0), (0, 1) once normalised
-  const EmbeddingMatrix synthetic{2, 2, {3, 3, -1, 0}};        // (1, 1)/√2, (-1, 0)
+  const EmbeddingMatrix real{2, 2, {1, 0, 0, 2}};        // (1, 0), (0, 1) once normalised
+  const EmbeddingMatrix synthetic{2, 2, {3, 3, -1, 0}};  // (1, 1)/√2, (-1, 0)
   AuditOptions options;
   options.folds = 2;
   options.memorisation_cosine = 0.7;

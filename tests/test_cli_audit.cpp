@@ -17,8 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kTiny = "--model-card " + data_path("cards/tiny-hf.json") + " --weights " +
-                          data_path("models/hf");
+const std::string kTiny =
+    "--model-card " + data_path("cards/tiny-hf.json") + " --weights " + data_path("models/hf");
 
 // real/: the four pipeline images; synthetic/: copies of real images 0, 0, 1 and 2 under other
 // names, and an unreadable file.
@@ -27,7 +27,8 @@ fs::path audit_dirs(const std::string& name) {
   fs::create_directories(dir / "real");
   fs::create_directories(dir / "synthetic");
   const auto& images = pipeline_images();
-  for (const std::string& f : images) fs::copy_file(data_path("pipeline/inputs/" + f), dir / "real" / f);
+  for (const std::string& f : images)
+    fs::copy_file(data_path("pipeline/inputs/" + f), dir / "real" / f);
   const std::vector<std::pair<std::string, std::string>> copies = {
       {images[0], "s0.png"}, {images[0], "s1.png"}, {images[1], "s2.png"}, {images[2], "s3.png"}};
   for (const auto& [from, to] : copies) fs::copy_file(dir / "real" / from, dir / "synthetic" / to);

@@ -16,8 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kTiny = "--model-card " + data_path("cards/tiny-hf.json") + " --weights " +
-                          data_path("models/hf");
+const std::string kTiny =
+    "--model-card " + data_path("cards/tiny-hf.json") + " --weights " + data_path("models/hf");
 
 }  // namespace
 
@@ -25,9 +25,9 @@ TEST_CASE("explain -o writes the overlay and the map at the image's size, and JS
           "[cli][explain]") {
   const fs::path dir = prefscore::testing::fresh_temp_dir("cli_explain");
   fs::copy_file(data_path("pipeline/inputs/img1_gray_180x260.png"), dir / "img1.png");
-  const auto result = run_prefscore("explain " + kTiny + " -p 'a red cat' " +
-                                    (dir / "img1.png").string() + " -o " + (dir / "out").string() +
-                                    " --window 112 --stride 112 --format json");
+  const auto result =
+      run_prefscore("explain " + kTiny + " -p 'a red cat' " + (dir / "img1.png").string() + " -o " +
+                    (dir / "out").string() + " --window 112 --stride 112 --format json");
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
   const nlohmann::json j = nlohmann::json::parse(result.out);
@@ -45,14 +45,16 @@ TEST_CASE("explain -o writes the overlay and the map at the image's size, and JS
   for (const auto& w : j["misaligned_words"]) REQUIRE(w.is_string());
   REQUIRE(j["files"].size() == 3);
 
-  const prefscore::PilImage overlay = prefscore::load_image((dir / "out" / "img1.occlusion.png").string());
+  const prefscore::PilImage overlay =
+      prefscore::load_image((dir / "out" / "img1.occlusion.png").string());
   REQUIRE(overlay.width == 180);
   REQUIRE(overlay.height == 260);
   const prefscore::Heatmap map =
       prefscore::read_heatmap_safetensors((dir / "out" / "img1.occlusion.safetensors").string());
   REQUIRE(map.width == 180);
   REQUIRE(map.height == 260);
-  const auto file = prefscore::SafetensorsFile::open((dir / "out" / "img1.occlusion.safetensors").string());
+  const auto file =
+      prefscore::SafetensorsFile::open((dir / "out" / "img1.occlusion.safetensors").string());
   REQUIRE(file.metadata().at("prompt") == "a red cat");
   std::ifstream json_file(dir / "out" / "img1.explain.json");
   REQUIRE(nlohmann::json::parse(json_file)["words"].size() == 3);
@@ -78,7 +80,10 @@ TEST_CASE("explain --format table lists every word; a bad window is a usage erro
   REQUIRE_THAT(table.out, Catch::StartsWith("WORD"));
   REQUIRE_THAT(table.out, Catch::Contains("\nred "));
   REQUIRE_THAT(table.out, Catch::Contains("\ncat "));
+  REQUIRE_THAT(table.out,
+               Catch::Contains("\nmisaligned-word candidates (score rises without them): "));
   const auto bad = run_prefscore("explain " + kTiny + " -p 'a cat' " + image + " --window 300");
   REQUIRE(bad.exit_code == 1);
-  REQUIRE_THAT(bad.err, Catch::Contains("--window: must be in [1, 224] model-input pixels, got 300"));
+  REQUIRE_THAT(bad.err,
+               Catch::Contains("--window: must be in [1, 224] model-input pixels, got 300"));
 }

@@ -45,8 +45,9 @@ TEST_CASE("heatmap -o writes maps at the image size equal to the Gaussian sum", 
                                     (dir / "out").string() + " --format jsonl");
   INFO(result.err);
   REQUIRE(result.exit_code == 3);  // the click at x = 900 is outside img1
-  REQUIRE_THAT(result.err, Catch::Contains("prefscore: skipped: " + (dir / "clicks.jsonl").string() +
-                                           ":4: click [900,10] is outside the 180x260 image"));
+  REQUIRE_THAT(result.err,
+               Catch::Contains("prefscore: skipped: " + (dir / "clicks.jsonl").string() +
+                               ":4: click [900,10] is outside the 180x260 image"));
   const auto rows = json_lines(result.out);
   REQUIRE(rows.size() == 2);
   REQUIRE(rows[0]["width"] == 300);
@@ -67,13 +68,15 @@ TEST_CASE("heatmap -o writes maps at the image size equal to the Gaussian sum", 
   std::vector<double> want(300 * 200);
   for (int r = 0; r < 200; ++r) {
     for (int c = 0; c < 300; ++c) {
-      want[r * 300 + c] = std::exp(-((c - 20.0) * (c - 20.0) + (r - 30.0) * (r - 30.0)) / 200.0) +
-                          std::exp(-((c - 250.0) * (c - 250.0) + (r - 150.0) * (r - 150.0)) / 200.0);
+      want[r * 300 + c] =
+          std::exp(-((c - 20.0) * (c - 20.0) + (r - 30.0) * (r - 30.0)) / 200.0) +
+          std::exp(-((c - 250.0) * (c - 250.0) + (r - 150.0) * (r - 150.0)) / 200.0);
     }
   }
   prefscore::testing::require_allclose(map.values.data(), want.data(), want.size(), 1e-6, 0,
                                        "img0 click map");
-  const prefscore::PilImage png1 = prefscore::load_image((dir / "out" / "img1.clicks.png").string());
+  const prefscore::PilImage png1 =
+      prefscore::load_image((dir / "out" / "img1.clicks.png").string());
   REQUIRE(png1.width == 180);
   REQUIRE(png1.height == 260);
 }
@@ -90,11 +93,11 @@ TEST_CASE("heatmap --compare: the human map itself scores r = 1, AUC = 1; its ne
     if (stem == "img1") {
       for (float& v : m.values) v = -v;
     }
-    prefscore::write_heatmap_safetensors((dir / "model" / (stem + ".occlusion.safetensors")).string(),
-                                         m, {});
+    prefscore::write_heatmap_safetensors(
+        (dir / "model" / (stem + ".occlusion.safetensors")).string(), m, {});
   }
-  const auto result =
-      run_prefscore("heatmap " + clicks + " --compare " + (dir / "model").string() + " --format jsonl");
+  const auto result = run_prefscore("heatmap " + clicks + " --compare " + (dir / "model").string() +
+                                    " --format jsonl");
   INFO(result.err);
   REQUIRE(result.exit_code == 3);
   const auto rows = json_lines(result.out);
@@ -105,13 +108,16 @@ TEST_CASE("heatmap --compare: the human map itself scores r = 1, AUC = 1; its ne
   REQUIRE(rows[1]["auc"].get<double>() == 0.0);
   REQUIRE(rows[0]["pixels"] == 60000);
   REQUIRE(rows[0].count("png") == 0);
-  REQUIRE_THAT(result.err, Catch::Contains("compared 2 images: mean pearson 0.000000, mean auc 0.500000"));
+  REQUIRE_THAT(result.err,
+               Catch::Contains("compared 2 images: mean pearson 0.000000, mean auc 0.500000"));
 
   fs::remove(dir / "model" / "img1.occlusion.safetensors");
-  const auto missing =
-      run_prefscore("heatmap " + clicks + " --compare " + (dir / "model").string() + " --format jsonl");
+  const auto missing = run_prefscore("heatmap " + clicks + " --compare " +
+                                     (dir / "model").string() + " --format jsonl");
   REQUIRE(json_lines(missing.out).size() == 1);
-  REQUIRE_THAT(missing.err, Catch::Contains("skipped: " + (dir / "model" / "img1.occlusion.safetensors").string()));
+  REQUIRE_THAT(
+      missing.err,
+      Catch::Contains("skipped: " + (dir / "model" / "img1.occlusion.safetensors").string()));
 }
 
 TEST_CASE("heatmap without -o or --compare is an error", "[cli][heatmap]") {

@@ -35,7 +35,8 @@ std::vector<double> reference_map(int width, int height, const std::vector<Click
   return map;
 }
 
-std::string write_text(const std::string& dir_name, const std::string& file, const std::string& text) {
+std::string write_text(const std::string& dir_name, const std::string& file,
+                       const std::string& text) {
   const auto dir = prefscore::testing::fresh_temp_dir(dir_name);
   const std::string path = (dir / file).string();
   std::ofstream(path) << text;
@@ -66,7 +67,7 @@ TEST_CASE("one click: 1 at the click, exp(-1/2) one sigma away", "[click_heatmap
   REQUIRE(map[5 * 100 + 10] == 1.0f);
   REQUIRE(map[5 * 100 + 13] == Approx(0.6065306597126334).margin(1e-7));   // column + σ
   REQUIRE(map[8 * 100 + 10] == Approx(0.6065306597126334).margin(1e-7));   // row + σ
-  REQUIRE(map[5 * 100 + 16] == Approx(0.1353352832366127).margin(1e-7));    // column + 2σ: e^-2
+  REQUIRE(map[5 * 100 + 16] == Approx(0.1353352832366127).margin(1e-7));   // column + 2σ: e^-2
   REQUIRE(map[11 * 100 + 16] == Approx(0.0183156388887342).margin(1e-7));  // (2σ, 2σ): e^-4
 }
 
@@ -122,8 +123,7 @@ TEST_CASE("read_clicks pools annotators, reads sizes from headers, skips bad lin
                                                  ": cannot open for reading"));
   REQUIRE_THAT(set.skipped[3], Catch::StartsWith(path + ":8: size 64x33 differs from the 64x32"));
   REQUIRE(set.skipped[4] == path + ":9: each click must be [x, y] (numbers), got [1]");
-  REQUIRE(set.skipped[5] ==
-          path + ":10: \"width\" must be an integer in [1, 1000000], got 0");
+  REQUIRE(set.skipped[5] == path + ":10: \"width\" must be an integer in [1, 1000000], got 0");
   REQUIRE_THAT(set.skipped[6], Catch::Contains(":11: needs a non-empty string \"image\""));
   REQUIRE_THAT(set.skipped[7], Catch::StartsWith(path + ":12: "));
 }

@@ -34,11 +34,13 @@ TEST_CASE("prompt words: runs of non-space characters", "[explain]") {
   REQUIRE(prefscore::split_prompt_words("  a  red\tcat \n") ==
           std::vector<std::string>{"a", "red", "cat"});
   REQUIRE(prefscore::split_prompt_words(" \t ").empty());
-  REQUIRE(prefscore::split_prompt_words("über-cat, 2") == std::vector<std::string>{"über-cat,", "2"});
+  REQUIRE(prefscore::split_prompt_words("über-cat, 2") ==
+          std::vector<std::string>{"über-cat,", "2"});
 }
 
 TEST_CASE("occlusion offsets cover the last pixel; bad windows are refused", "[explain]") {
-  REQUIRE(prefscore::occlusion_offsets(224, 56, 28) == std::vector<int>{0, 28, 56, 84, 112, 140, 168});
+  REQUIRE(prefscore::occlusion_offsets(224, 56, 28) ==
+          std::vector<int>{0, 28, 56, 84, 112, 140, 168});
   REQUIRE(prefscore::occlusion_offsets(224, 50, 60) == std::vector<int>{0, 60, 120, 174});
   REQUIRE(prefscore::occlusion_offsets(224, 224, 1) == std::vector<int>{0});
   REQUIRE_THROWS_WITH(prefscore::occlusion_offsets(224, 225, 8),
@@ -72,7 +74,8 @@ TEST_CASE("input map to image: crop and letterbox geometry by hand", "[explain]"
   // 300x200 -> 224x149, padded top (224 - 149) / 2 = 37.
   const Heatmap box = prefscore::input_map_to_image(coded, 300, 200, hpsv2);
   REQUIRE(box.values[0] == 0.0f + 1000.0f * 37.0f);
-  // r = 199: floor(199.5 · 149 / 200) + 37 = 148 + 37 = 185; c = 299: floor(299.5 · 224 / 300) = 223.
+  // r = 199: floor(199.5 · 149 / 200) + 37 = 148 + 37 = 185; c = 299: floor(299.5 · 224 / 300) =
+  // 223.
   REQUIRE(box.values[199 * 300 + 299] == 223.0f + 1000.0f * 185.0f);
 }
 
@@ -116,7 +119,8 @@ TEST_CASE("word and window attributions equal scores recomputed by hand", "[expl
   const Heatmap& input = e.input_maps[0];
   REQUIRE(input.values[0] == static_cast<float>(e.windows[0].delta[0]));
   const double four = (e.windows[0].delta[0] + e.windows[1].delta[0] + e.windows[3].delta[0] +
-                       e.windows[4].delta[0]) / 4;
+                       e.windows[4].delta[0]) /
+                      4;
   REQUIRE(input.values[60 * 224 + 60] == static_cast<float>(four));
   REQUIRE(e.image_maps[0].width == 300);
   REQUIRE(e.image_maps[0].height == 200);
@@ -130,8 +134,8 @@ TEST_CASE("word and window attributions equal scores recomputed by hand", "[expl
 }
 
 TEST_CASE("MPS: one attribution per condition column", "[explain]") {
-  const auto scorer = prefscore::testing::tiny_scorer("tiny-mps.json", "models/mps",
-                                                      {"overall", "aesthetics"});
+  const auto scorer =
+      prefscore::testing::tiny_scorer("tiny-mps.json", "models/mps", {"overall", "aesthetics"});
   const std::string image = data_path("pipeline/inputs/img1_gray_180x260.png");
   ExplainOptions options;
   options.window = 224;
@@ -155,6 +159,20 @@ TEST_CASE("MPS: one attribution per condition column", "[explain]") {
   REQUIRE(e.image_maps[1].height == 260);
 }
 
+TEST_CASE("misaligned words: negative deltas, most negative first, per column", "[explain]") {
+  prefscore::Explanation e;
+  const std::vector<std::pair<std::string, std::vector<double>>> words = {
+      {"a", {0.5, -1.0}}, {"red", {-2.0, 1.0}}, {"cat", {-0.25, -3.0}}, {"on", {-2.0, 0.0}}};
+  for (const auto& [word, delta] : words) {
+    prefscore::WordAttribution w;
+    w.word = word;
+    w.delta = delta;
+    e.words.push_back(w);
+  }
+  REQUIRE(prefscore::misaligned_words(e) == std::vector<std::string>{"red", "on", "cat"});
+  REQUIRE(prefscore::misaligned_words(e, 1) == std::vector<std::string>{"cat", "a"});
+}
+
 TEST_CASE("positive part normalised: brightest 1, negatives 0", "[explain]") {
   const Heatmap m = prefscore::positive_part_normalized(Heatmap{2, 2, {-1.0f, 0.5f, 2.0f, 0.0f}});
   REQUIRE(m.values == std::vector<float>{0.0f, 0.25f, 1.0f, 0.0f});
@@ -166,6 +184,7 @@ TEST_CASE("explain refuses a prompt without words and an unreadable image", "[ex
   const auto scorer = prefscore::testing::tiny_scorer("tiny-hf.json", "models/hf");
   REQUIRE_THROWS_WITH(prefscore::explain_image(*scorer, data_path(kImage), "  ", ExplainOptions{}),
                       "--prompt: has no words to attribute");
-  REQUIRE_THROWS_WITH(prefscore::explain_image(*scorer, "/nonexistent.png", "a cat", ExplainOptions{}),
-                      Catch::StartsWith("/nonexistent.png: cannot open"));
+  REQUIRE_THROWS_WITH(
+      prefscore::explain_image(*scorer, "/nonexistent.png", "a cat", ExplainOptions{}),
+      Catch::StartsWith("/nonexistent.png: cannot open"));
 }

@@ -14,7 +14,8 @@ namespace {
 
 Heatmap ramp(int width, int height) {
   Heatmap map{width, height, {}};
-  for (int i = 0; i < width * height; ++i) map.values.push_back(static_cast<float>(i) / (width * height - 1));
+  for (int i = 0; i < width * height; ++i)
+    map.values.push_back(static_cast<float>(i) / (width * height - 1));
   return map;
 }
 
@@ -60,7 +61,8 @@ TEST_CASE("grayscale PNG: round(255 * clamp(v, 0, 1)) at the map's size", "[heat
 
 TEST_CASE("overlay PNG has the image's size; another size is refused", "[heatmap_io]") {
   const auto dir = prefscore::testing::fresh_temp_dir("heatmap_io_overlay");
-  const prefscore::PilImage image = prefscore::load_image(data_path("pipeline/inputs/img1_gray_180x260.png"));
+  const prefscore::PilImage image =
+      prefscore::load_image(data_path("pipeline/inputs/img1_gray_180x260.png"));
   const std::string path = (dir / "o.png").string();
   prefscore::write_heatmap_overlay_png(path, image, ramp(180, 260));
   const prefscore::PilImage png = prefscore::load_image(path);

@@ -51,25 +51,25 @@ struct EmbeddingMatrix {
 };
 
 struct AuditOptions {
-  int folds = 5;                  // K; at most the smaller set's size, at least 2
-  uint64_t seed = 0;              // fold assignment
-  double l2 = 1e-3;               // λ
+  int folds = 5;      // K; at most the smaller set's size, at least 2
+  uint64_t seed = 0;  // fold assignment
+  double l2 = 1e-3;   // λ
   int max_iterations = 2000;
-  double tolerance = 1e-6;        // gradient norm at which the descent stops
+  double tolerance = 1e-6;            // gradient norm at which the descent stops
   double duplicate_cosine = 0.95;     // unvaried threshold
   double memorisation_cosine = 0.95;  // unoriginal threshold
 };
 
 struct SyntheticImageAudit {
-  double p_synthetic = 0.0;         // out of fold
-  std::size_t nearest_real = 0;     // index into the real rows
+  double p_synthetic = 0.0;      // out of fold
+  std::size_t nearest_real = 0;  // index into the real rows
   double nearest_real_cosine = 0.0;
   std::size_t fold = 0;
 };
 
 struct RealImageAudit {
-  double p_real = 0.0;               // out of fold
-  std::size_t nearest_synthetic = 0; // index into the synthetic rows
+  double p_real = 0.0;                      // out of fold
+  std::size_t nearest_synthetic = 0;        // index into the synthetic rows
   double nearest_synthetic_distance = 0.0;  // 1 - cosine
   std::size_t fold = 0;
 };
@@ -114,7 +114,8 @@ struct LogisticModel {
 // Minimises the objective above over the samples listed in `rows` of `x` (n x dims, row-major,
 // double) with labels y (0/1), class-balanced over those samples.
 LogisticModel fit_logistic_regression(const std::vector<double>& x, std::size_t dims,
-                                      const std::vector<int>& y, const std::vector<std::size_t>& rows,
+                                      const std::vector<int>& y,
+                                      const std::vector<std::size_t>& rows,
                                       const AuditOptions& options);
 // σ(w·x + b) of one row.
 double predict_probability(const LogisticModel& model, const double* x);

@@ -29,9 +29,9 @@ struct ClickPoint {
 };
 
 struct ClickedImage {
-  std::string image;  // resolved path
-  int width = 0;      // pixels
-  int height = 0;     // pixels
+  std::string image;               // resolved path
+  int width = 0;                   // pixels
+  int height = 0;                  // pixels
   std::vector<ClickPoint> clicks;  // pooled over every line naming the image, in file order
   std::size_t annotations = 0;     // lines pooled
 };
@@ -49,13 +49,15 @@ constexpr double kDefaultClickSigmaFraction = 0.05;
 ClickSet read_clicks(const std::string& path, std::size_t max_line_bytes = kDefaultMaxLineBytes);
 
 // σ in pixels: sigma_fraction * min(width, height).
-double click_sigma_pixels(int width, int height, double sigma_fraction = kDefaultClickSigmaFraction);
+double click_sigma_pixels(int width, int height,
+                          double sigma_fraction = kDefaultClickSigmaFraction);
 
 // The map, height x width, row-major float32:
 //   m(c, r) = Σ_k exp(-((c - x_k)² + (r - y_k)²) / (2σ²)),   heatmap = m / max_{c,r} m,
 // evaluated at each pixel's integer coordinates (column c, row r), summed in double precision, so
 // the brightest pixel is exactly 1 and every value is in [0, 1] (far tails underflow to 0 in
-// float32). No clicks: all zeros (nobody marked anything). Throws Error("", ...) for a size below 1x1 or sigma_fraction <= 0.
+// float32). No clicks: all zeros (nobody marked anything). Throws Error("", ...) for a size below
+// 1x1 or sigma_fraction <= 0.
 std::vector<float> click_heatmap(int width, int height, const std::vector<ClickPoint>& clicks,
                                  double sigma_fraction = kDefaultClickSigmaFraction);
 

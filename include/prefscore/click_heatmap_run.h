@@ -35,9 +35,9 @@ struct ClickHeatmapRow {
   std::size_t clicks = 0;
   std::size_t annotations = 0;  // lines pooled
   double sigma_pixels = 0.0;
-  std::string safetensors;      // written files; empty without an output folder
+  std::string safetensors;  // written files; empty without an output folder
   std::string png;
-  std::string model_map;        // the map compared; empty without --compare
+  std::string model_map;  // the map compared; empty without --compare
   std::optional<MapAgreement> agreement;
 };
 

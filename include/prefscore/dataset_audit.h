@@ -13,8 +13,8 @@
 namespace prefscore {
 
 struct DatasetAudit {
-  std::string model;                         // Scorer::model_name()
-  std::vector<std::string> real_files;       // embedded, sorted as collect_image_files lists them
+  std::string model;                    // Scorer::model_name()
+  std::vector<std::string> real_files;  // embedded, sorted as collect_image_files lists them
   std::vector<std::string> synthetic_files;
   AuditResult result;
   AuditOptions options;

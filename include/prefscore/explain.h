@@ -66,10 +66,10 @@ struct Explanation {
   std::vector<double> score;         // per column, the unoccluded image and whole prompt
   std::vector<WordAttribution> words;
   std::vector<WindowAttribution> windows;
-  int input_size = 0;                // S
-  std::vector<Heatmap> input_maps;   // per column, S x S: mean delta of the covering windows
-  std::vector<Heatmap> image_maps;   // per column, at the image's size
-  PilImage decoded;                  // the image as the scorer decoded it (for overlays)
+  int input_size = 0;               // S
+  std::vector<Heatmap> input_maps;  // per column, S x S: mean delta of the covering windows
+  std::vector<Heatmap> image_maps;  // per column, at the image's size
+  PilImage decoded;                 // the image as the scorer decoded it (for overlays)
 };
 
 // The prompt's words as described above.

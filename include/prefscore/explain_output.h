@@ -30,6 +30,10 @@ nlohmann::ordered_json explanation_json(const Explanation& e, const std::string&
                                         const ExplainOptions& options,
                                         const std::vector<std::string>& files);
 
+// The misaligned-word candidates: the words whose delta in `column` is negative (the score rises
+// without them), most negative first, ties in prompt order.
+std::vector<std::string> misaligned_words(const Explanation& e, std::size_t column = 0);
+
 // max(v, 0) / max over the map of v; all zeros when no value is positive.
 Heatmap positive_part_normalized(const Heatmap& map);
 

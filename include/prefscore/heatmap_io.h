@@ -16,8 +16,8 @@
 namespace prefscore {
 
 struct Heatmap {
-  int width = 0;             // pixels
-  int height = 0;            // pixels
+  int width = 0;              // pixels
+  int height = 0;             // pixels
   std::vector<float> values;  // height * width, row-major
 };
 
@@ -32,8 +32,8 @@ Heatmap read_heatmap_safetensors(const std::string& path, const std::string& ten
 void write_heatmap_png(const std::string& path, const Heatmap& map);
 // The overlay of a map in [0, 1] on `image` (any PilImage mode; shown as convert("RGB")): each
 // channel is the mean of the image's and jet(round(255 · clamp(v, 0, 1)))'s. The map must have the
-// image's size; throws Error(path, ...) otherwise. The mean is taken in integers, halves rounded up:
-// (image + jet + 1) / 2.
+// image's size; throws Error(path, ...) otherwise. The mean is taken in integers, halves rounded
+// up: (image + jet + 1) / 2.
 void write_heatmap_overlay_png(const std::string& path, const PilImage& image, const Heatmap& map);
 
 }  // namespace prefscore

@@ -25,12 +25,12 @@ struct ImageEmbeddingOptions {
 };
 
 struct ImageEmbeddings {
-  std::vector<std::string> files;    // embedded, in input order
-  EmbeddingMatrix embeds;            // [files, E] float32: projected, not normalised
-  std::vector<std::string> skipped;  // "path: reason", in input order
-  std::vector<std::string> warnings; // unusable cache entries (recomputed)
-  std::size_t images_encoded = 0;    // run through the image tower
-  std::size_t cache_hits = 0;        // read from the cache
+  std::vector<std::string> files;     // embedded, in input order
+  EmbeddingMatrix embeds;             // [files, E] float32: projected, not normalised
+  std::vector<std::string> skipped;   // "path: reason", in input order
+  std::vector<std::string> warnings;  // unusable cache entries (recomputed)
+  std::size_t images_encoded = 0;     // run through the image tower
+  std::size_t cache_hits = 0;         // read from the cache
 };
 
 ImageEmbeddings embed_image_files(const Scorer& scorer, const std::vector<std::string>& files,

@@ -79,10 +79,10 @@ void audit(AuditCliOptions opts, Context& context) {
 void add_audit(CLI::App& app, Context& context) {
   auto opts = std::make_shared<AuditCliOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "audit", "Audit a synthetic image set against a real one: unrealistic, unrepresentative, "
-               "unvaried, unoriginal, from the image embeddings of --model [default: clip-h]");
-  cmd->add_option("--real", opts->real, "Folder of real images (searched recursively)")
-      ->required();
+      "audit",
+      "Audit a synthetic image set against a real one: unrealistic, unrepresentative, "
+      "unvaried, unoriginal, from the image embeddings of --model [default: clip-h]");
+  cmd->add_option("--real", opts->real, "Folder of real images (searched recursively)")->required();
   cmd->add_option("--synthetic", opts->synthetic,
                   "Folder of synthetic images (searched recursively)")
       ->required();

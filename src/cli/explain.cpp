@@ -46,6 +46,11 @@ void explain(ExplainCliOptions opts, Context& context) {
       for (double v : w.delta) rows.back().push_back(format_score(v));
     }
     std::string text = format_table(rows);
+    std::string misaligned;
+    for (const std::string& w : misaligned_words(e))
+      misaligned += (misaligned.empty() ? "" : ", ") + w;
+    text += "misaligned-word candidates (" + e.columns.front() +
+            " rises without them): " + (misaligned.empty() ? "none" : misaligned) + "\n";
     for (const std::string& f : files) text += "wrote " + f + "\n";
     emit(text, "");
   } else {

@@ -48,8 +48,8 @@ void heatmap(const HeatmapOptions& opts, Context& context) {
       }
     }
     if (compared) {
-      rows.push_back({"mean", "", "", "", optional_text(report.mean_pearson),
-                      optional_text(report.mean_auc)});
+      rows.push_back(
+          {"mean", "", "", "", optional_text(report.mean_pearson), optional_text(report.mean_auc)});
     }
     text = format_table(rows);
   } else {
@@ -101,8 +101,9 @@ void add_heatmap(CLI::App& app, Context& context) {
   cmd->add_option("--compare", opts->run.compare_dir,
                   "Folder of model maps <stem><suffix> (e.g. from `prefscore explain -o`): print "
                   "per-image Pearson r and AUC against the human map [default: none]");
-  cmd->add_option("--compare-suffix", opts->run.compare_suffix,
-                  "File name after the image stem of a model map [default: .occlusion.safetensors]");
+  cmd->add_option(
+      "--compare-suffix", opts->run.compare_suffix,
+      "File name after the image stem of a model map [default: .occlusion.safetensors]");
   cmd->add_option("--compare-tensor", opts->run.compare_tensor,
                   "Tensor holding the model map, float32 [H,W] at the image's size "
                   "[default: heatmap]");
