@@ -43,5 +43,8 @@ void add_compare(CLI::App& app, Context& context);
 void add_eval(CLI::App& app, Context& context);
 void add_bench(CLI::App& app, Context& context);
 void add_merge(CLI::App& app, Context& context);
+void add_heatmap(CLI::App& app, Context& context);
+void add_audit(CLI::App& app, Context& context);
+void add_explain(CLI::App& app, Context& context);
 
 }  // namespace prefscore::cli

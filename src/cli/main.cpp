@@ -119,6 +119,9 @@ int main(int argc, char** argv) {
   prefscore::cli::add_inspect(app, context);
   prefscore::cli::add_merge(app, context);
   prefscore::cli::add_bench(app, context);
+  prefscore::cli::add_heatmap(app, context);
+  prefscore::cli::add_audit(app, context);
+  prefscore::cli::add_explain(app, context);
 
   try {
     app.parse(argc, argv);
