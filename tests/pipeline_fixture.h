@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,22 @@ inline std::string fixture_image_dir(const std::string& name) {
 }
 
 // Element `flat_index` of the float32 tensor `name` of pipeline/expected.safetensors.
+// A fresh temp folder `name` with images/ holding the fixture's four images under `copies`
+// prefixes each (<copy>_<name>), plus images/<broken> (when given), a .png that is not an image.
+inline std::filesystem::path copied_image_folder(const std::string& name, int copies,
+                                                 const std::string& broken = "") {
+  const std::filesystem::path dir = fresh_temp_dir(name);
+  std::filesystem::create_directory(dir / "images");
+  for (int copy = 0; copy < copies; ++copy) {
+    for (const std::string& f : pipeline_images()) {
+      std::filesystem::copy_file(data_path("pipeline/inputs/" + f),
+                                 dir / "images" / (std::to_string(copy) + "_" + f));
+    }
+  }
+  if (!broken.empty()) std::ofstream(dir / "images" / broken) << "not a png";
+  return dir;
+}
+
 inline float pipeline_expected(const std::string& name, int64_t flat_index) {
   static const auto file = SafetensorsFile::open(data_path("pipeline/expected.safetensors"));
   const auto& info = file.at(name);

@@ -9,7 +9,9 @@
 #include "pipeline_fixture.h"
 #include "test_utils.h"
 
+using prefscore::testing::copied_image_folder;
 using prefscore::testing::data_path;
+using prefscore::testing::read_text;
 using prefscore::testing::pipeline_images;
 using prefscore::testing::run_command;
 using prefscore::testing::run_prefscore;
@@ -22,29 +24,8 @@ const std::string kModel = "--model-card '" + data_path("cards/tiny-hf.json") + 
                            data_path("models/hf") + "' --threads 1";
 const std::string kPrompt = "a photo of an astronaut riding a horse on the moon";
 
-// 24 images (the fixture's four under six names each) and one that is not an image.
-fs::path image_folder(const std::string& name) {
-  const fs::path dir = prefscore::testing::fresh_temp_dir(name);
-  fs::create_directory(dir / "images");
-  for (int copy = 0; copy < 6; ++copy) {
-    for (const std::string& f : pipeline_images()) {
-      fs::copy_file(data_path("pipeline/inputs/" + f),
-                    dir / "images" / (std::to_string(copy) + "_" + f));
-    }
-  }
-  std::ofstream(dir / "images" / "3_broken.png") << "not a png";
-  return dir;
-}
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Runs `count` processes at once, process i with the environment `env(i)`, and waits for all.
-// Returns the exit codes' sum of (code != 0 && code != 3), and each process's stderr in err_i.
+// Runs `count` shell commands at once, command(i) for process i, and waits for all. Returns how
+// many exited with a status other than 0 or 3; process i's stderr is left in dir/err<i>.
 int run_shards(const fs::path& dir, int count, const std::function<std::string(int)>& command) {
   std::string script;
   for (int i = 0; i < count; ++i) {
@@ -55,10 +36,10 @@ int run_shards(const fs::path& dir, int count, const std::function<std::string(i
   REQUIRE(run_command(script).exit_code == 0);
   int failures = 0;
   for (int i = 0; i < count; ++i) {
-    const int rc = std::stoi(slurp(dir / ("rc" + std::to_string(i))));
+    const int rc = std::stoi(read_text(dir / ("rc" + std::to_string(i))));
     if (rc != 0 && rc != 3) {
       ++failures;
-      WARN("shard " << i << " exit " << rc << ": " << slurp(dir / ("err" + std::to_string(i))));
+      WARN("shard " << i << " exit " << rc << ": " << read_text(dir / ("err" + std::to_string(i))));
     }
   }
   return failures;
@@ -78,7 +59,7 @@ std::string shard_list(const fs::path& dir, const std::vector<int>& shards) {
 
 TEST_CASE("issue 11: score sharded over a Slurm job array merges to the unsharded output",
           "[shards]") {
-  const fs::path dir = image_folder("shards_slurm");
+  const fs::path dir = copied_image_folder("shards_slurm", 6, "3_broken.png");
   const std::string images = "'" + (dir / "images").string() + "'";
   // Batches of one: float32 results can depend on which images share a batch.
   const std::string score = "score " + kModel + " --batch-size 1 -p '" + kPrompt + "' " + images;
@@ -95,11 +76,11 @@ TEST_CASE("issue 11: score sharded over a Slurm job array merges to the unsharde
           }) == 0);
   std::size_t shard_rows = 0;
   for (int i = 0; i < shards; ++i) {
-    const std::string err = slurp(dir / ("err" + std::to_string(i)));
+    const std::string err = read_text(dir / ("err" + std::to_string(i)));
     CHECK_THAT(err, Catch::Contains("prefscore: shard " + std::to_string(i) +
                                     "/3 (from SLURM_ARRAY_TASK_ID=" + std::to_string(i + 1) +
                                     " of SLURM_ARRAY_TASK_COUNT=3, SLURM_ARRAY_TASK_MIN=1)"));
-    const std::string text = slurp(shard_path(dir, i));
+    const std::string text = read_text(shard_path(dir, i));
     CHECK(text.rfind("{\"prefscore_shard\":1,\"command\":\"score\",\"shard\":\"" +
                          std::to_string(i) + "/3\"",
                      0) == 0);
@@ -113,13 +94,13 @@ TEST_CASE("issue 11: score sharded over a Slurm job array merges to the unsharde
   CHECK(merged.exit_code == 3);  // the skipped image is reported again
   CHECK_THAT(merged.err, Catch::Contains("3_broken.png"));
   CHECK_THAT(merged.err, Catch::Contains("merged 3 shards of `score`: 24 items scored, 1 skipped"));
-  CHECK(slurp(dir / "merged.jsonl") == slurp(dir / "whole.jsonl"));
+  CHECK(read_text(dir / "merged.jsonl") == read_text(dir / "whole.jsonl"));
   REQUIRE(run_prefscore("merge '" + (dir / "merged.csv").string() + "'" +
                         shard_list(dir, {0, 1, 2}))
               .exit_code == 3);
-  CHECK(slurp(dir / "merged.csv") == slurp(dir / "whole.csv"));
+  CHECK(read_text(dir / "merged.csv") == read_text(dir / "whole.csv"));
   // `eval --scores` reads the merged file like any score output (its rows parse).
-  CHECK(slurp(dir / "merged.jsonl").find("\"prob\":") != std::string::npos);
+  CHECK(read_text(dir / "merged.jsonl").find("\"prob\":") != std::string::npos);
 
   // What merge refuses (each check leaves no output file).
   const std::string m = "merge '" + (dir / "m.jsonl").string() + "'";
@@ -134,7 +115,7 @@ TEST_CASE("issue 11: score sharded over a Slurm job array merges to the unsharde
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("whole.jsonl:1: not a prefscore shard output"));
 
-  std::string text = slurp(shard_path(dir, 1));
+  std::string text = read_text(shard_path(dir, 1));
   text.erase(text.rfind('\n', text.size() - 2) + 1);  // drop the last row
   const std::string cut = (dir / "cut.jsonl").string();
   std::ofstream(cut, std::ios::binary) << text;
@@ -157,7 +138,7 @@ TEST_CASE("issue 11: score sharded over a Slurm job array merges to the unsharde
 
 TEST_CASE("issue 11: rank sharded over a Kubernetes Indexed Job merges to the unsharded ranking",
           "[shards]") {
-  const fs::path dir = image_folder("shards_k8s");
+  const fs::path dir = copied_image_folder("shards_k8s", 6, "3_broken.png");
   // Two groups whose candidates are spread over the shards: probabilities are over whole groups.
   std::ofstream manifest(dir / "manifest.jsonl");
   int row = 0;
@@ -174,14 +155,14 @@ TEST_CASE("issue 11: rank sharded over a Kubernetes Indexed Job merges to the un
             return "JOB_COMPLETION_INDEX=" + std::to_string(i) + " " + PREFSCORE_BINARY + " " +
                    rank + " --shard-count 4 -o '" + shard_path(dir, i) + "'";
           }) == 0);
-  CHECK_THAT(slurp(dir / "err2"), Catch::Contains("prefscore: shard 2/4 (from JOB_COMPLETION_INDEX=2 of --shard-count 4)"));
+  CHECK_THAT(read_text(dir / "err2"), Catch::Contains("prefscore: shard 2/4 (from JOB_COMPLETION_INDEX=2 of --shard-count 4)"));
   const fs::path best = dir / "best";
   const auto merged = run_prefscore("merge '" + (dir / "merged.jsonl").string() + "'" +
                                     shard_list(dir, {0, 1, 2, 3}) + " --copy-to '" +
                                     best.string() + "'");
   REQUIRE(merged.exit_code == 0);
-  const std::string whole = slurp(dir / "whole.jsonl");
-  CHECK(slurp(dir / "merged.jsonl") == whole);
+  const std::string whole = read_text(dir / "whole.jsonl");
+  CHECK(read_text(dir / "merged.jsonl") == whole);
   CHECK(std::count(whole.begin(), whole.end(), '\n') == 6);  // top 3 of 2 groups
   CHECK(std::distance(fs::directory_iterator(best), fs::directory_iterator()) == 6);
 
@@ -193,7 +174,7 @@ TEST_CASE("issue 11: rank sharded over a Kubernetes Indexed Job merges to the un
 
 TEST_CASE("issue 11: embed sharded over a job array merges to the unsharded safetensors file",
           "[shards]") {
-  const fs::path dir = image_folder("shards_embed");
+  const fs::path dir = copied_image_folder("shards_embed", 6, "3_broken.png");
   const std::string embed = "embed " + kModel + " --batch-size 1 --text 'a horse' '" +
                             (dir / "images").string() + "'";
   REQUIRE(run_prefscore(embed + " -o '" + (dir / "whole.safetensors").string() + "'").exit_code == 3);
@@ -208,7 +189,7 @@ TEST_CASE("issue 11: embed sharded over a job array merges to the unsharded safe
   const auto merged = run_prefscore("merge '" + (dir / "merged.safetensors").string() + "'" + shards);
   CHECK(merged.exit_code == 3);
   CHECK_THAT(merged.err, Catch::Contains("merged 3 shards of `embed`: 24 images embedded, 1 skipped"));
-  CHECK(slurp(dir / "merged.safetensors") == slurp(dir / "whole.safetensors"));
+  CHECK(read_text(dir / "merged.safetensors") == read_text(dir / "whole.safetensors"));
   // A missing embed shard is refused like any other.
   const auto missing = run_prefscore("merge '" + (dir / "m.safetensors").string() + "' '" +
                                      (dir / "e0.safetensors").string() + "'");
@@ -218,7 +199,7 @@ TEST_CASE("issue 11: embed sharded over a job array merges to the unsharded safe
 
 TEST_CASE("issue 11: a shard's output format and inputs are checked before the model loads",
           "[shards]") {
-  const fs::path dir = image_folder("shards_flags");
+  const fs::path dir = copied_image_folder("shards_flags", 6, "3_broken.png");
   const std::string score = "score " + kModel + " -p x '" + (dir / "images").string() + "'";
   auto r = run_prefscore(score + " --shard 0/2 --format csv");
   CHECK(r.exit_code == 1);
@@ -236,7 +217,7 @@ TEST_CASE("issue 11: a shard's output format and inputs are checked before the m
 
 TEST_CASE("issue 11: eval's images scored in shards, merged, evaluate as with --model",
           "[shards]") {
-  const fs::path dir = image_folder("shards_eval");
+  const fs::path dir = copied_image_folder("shards_eval", 6, "3_broken.png");
   std::ofstream pairs(dir / "pairs.jsonl");
   const std::vector<std::string> images = pipeline_images();
   const char* labels[] = {"0", "1", "tie"};
@@ -260,7 +241,7 @@ TEST_CASE("issue 11: eval's images scored in shards, merged, evaluate as with --
   const auto merged =
       run_prefscore("merge '" + (dir / "merged.jsonl").string() + "'" + shard_list(dir, {0, 1}));
   REQUIRE(merged.exit_code == 0);
-  CHECK(slurp(dir / "merged.jsonl") == slurp(dir / "saved.jsonl"));
+  CHECK(read_text(dir / "merged.jsonl") == read_text(dir / "saved.jsonl"));
   const auto from_scores = run_prefscore("eval pairs '" + (dir / "pairs.jsonl").string() +
                                          "' --format json --scores '" +
                                          (dir / "merged.jsonl").string() + "'");
@@ -276,7 +257,7 @@ TEST_CASE("issue 11: eval's images scored in shards, merged, evaluate as with --
 
 TEST_CASE("issue 11: the Slurm and Kubernetes examples run as their schedulers would run them",
           "[shards]") {
-  const fs::path dir = image_folder("shards_examples");
+  const fs::path dir = copied_image_folder("shards_examples", 6, "3_broken.png");
   const std::string source = PREFSCORE_SOURCE_DIR;
   const std::string sbatch = source + "/scripts/slurm/score_array.sbatch";
   const std::string yaml = source + "/scripts/k8s/score-indexed-job.yaml";
@@ -306,7 +287,7 @@ TEST_CASE("issue 11: the Slurm and Kubernetes examples run as their schedulers w
     REQUIRE(run_prefscore("merge '" + (out / "scores.jsonl").string() + "' " + out.string() +
                           "/shard_*.jsonl")
                 .exit_code == 3);
-    CHECK(slurp(out / "scores.jsonl") == slurp(dir / "whole.jsonl"));
+    CHECK(read_text(out / "scores.jsonl") == read_text(dir / "whole.jsonl"));
   }
 
   SECTION("the Indexed Job's container command, once per completion index") {
@@ -344,6 +325,6 @@ TEST_CASE("issue 11: the Slurm and Kubernetes examples run as their schedulers w
     REQUIRE(run_prefscore("merge '" + (dir / "k8s.jsonl").string() + "' " + dir.string() +
                           "/out/shard-*.jsonl")
                 .exit_code == 3);
-    CHECK(slurp(dir / "k8s.jsonl") == slurp(dir / "whole.jsonl"));
+    CHECK(read_text(dir / "k8s.jsonl") == read_text(dir / "whole.jsonl"));
   }
 }

@@ -9,8 +9,9 @@
 #include "pipeline_fixture.h"
 #include "test_utils.h"
 
+using prefscore::testing::copied_image_folder;
 using prefscore::testing::data_path;
-using prefscore::testing::pipeline_images;
+using prefscore::testing::read_text;
 using prefscore::testing::run_command;
 using prefscore::testing::run_prefscore;
 
@@ -18,29 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// 40 images (the fixture's four under ten names each) and one that is not an image.
-fs::path image_folder(const std::string& name) {
-  const fs::path dir = prefscore::testing::fresh_temp_dir(name);
-  fs::create_directory(dir / "images");
-  for (int copy = 0; copy < 10; ++copy) {
-    for (const std::string& f : pipeline_images()) {
-      fs::copy_file(data_path("pipeline/inputs/" + f),
-                    dir / "images" / (std::to_string(copy) + "_" + f));
-    }
-  }
-  std::ofstream(dir / "images" / "5_broken.png") << "not a png";
-  return dir;
-}
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::size_t lines_in(const fs::path& path) {
-  const std::string text = slurp(path);
+  const std::string text = read_text(path);
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
@@ -57,7 +37,7 @@ std::string score_args(const fs::path& dir, const fs::path& out, int batch_size 
 
 TEST_CASE("issue 10: score killed with SIGKILL at random points resumes to the same output",
           "[resume]") {
-  const fs::path dir = image_folder("resume_kill");
+  const fs::path dir = copied_image_folder("resume_kill", 10, "5_broken.png");
   const fs::path reference = dir / "reference.jsonl";
   const auto ref = run_prefscore(score_args(dir, reference));
   REQUIRE(ref.exit_code == 3);  // the broken image is skipped
@@ -93,7 +73,7 @@ TEST_CASE("issue 10: score killed with SIGKILL at random points resumes to the s
     INFO("trial " << trial << " took " << runs << " runs");
     REQUIRE(fs::exists(out));
     if (last_exit == 3) CHECK_FALSE(fs::exists(partial));
-    CHECK(slurp(out) == slurp(reference));
+    CHECK(read_text(out) == read_text(reference));
   }
   // The kills really landed between checkpoints (else the test would prove nothing).
   CHECK(interrupted_mid_run > 0);
@@ -102,7 +82,7 @@ TEST_CASE("issue 10: score killed with SIGKILL at random points resumes to the s
 
 TEST_CASE("issue 10: SIGTERM stops at a checkpoint with exit 143; --resume finishes",
           "[resume]") {
-  const fs::path dir = image_folder("resume_term");
+  const fs::path dir = copied_image_folder("resume_term", 10, "5_broken.png");
   const fs::path out = dir / "out.jsonl";
   const fs::path partial = out.string() + ".partial";
   // SIGTERM right after the header is written: the run stops at its next checkpoint.
@@ -134,7 +114,7 @@ TEST_CASE("issue 10: SIGTERM stops at a checkpoint with exit 143; --resume finis
 
   // A partial output of other inputs is refused.
   const fs::path other_out = dir / "other.jsonl";
-  std::ofstream(other_out.string() + ".partial") << slurp(out);
+  std::ofstream(other_out.string() + ".partial") << read_text(out);
   const auto wrong = run_prefscore(score_args(dir, other_out) + " --resume");
   CHECK(wrong.exit_code == 1);
   CHECK_THAT(wrong.err, Catch::Contains("is not a prefscore partial output"));

@@ -89,6 +89,14 @@ inline CliResult run_command(const std::string& shell_command) {
 
 // Runs the built `prefscore` binary with `args` (a shell-quoted string) and an environment prefix
 // (e.g. "PREFSCORE_HOME=/tmp/x").
+// The whole file as bytes ("" when it cannot be read).
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 inline CliResult run_prefscore(const std::string& args, const std::string& env = "") {
   return run_command(env + (env.empty() ? "" : " ") + std::string(PREFSCORE_BINARY) + " " + args);
 }
