@@ -155,18 +155,6 @@ void assign_group_probabilities(ScoreReport* report) {
   }
 }
 
-std::string skip_message(const ScoreReport& report, const ScoreItem& item) {
-  const std::string prefix = item.image + ": ";
-  for (const std::string& s : report.skipped) {
-    if (s.compare(0, prefix.size(), prefix) == 0) return s;
-  }
-  return "";
-}
-
-std::string candidate_group(const ScoreItem& item) {
-  return item.group.empty() ? "prompt:" + item.prompt : "group:" + item.group;
-}
-
 ScoreReport score_items(const std::vector<Scorer*>& scorers, const std::vector<ScoreItem>& items,
                         const ScoreRunOptions& options) {
   ScoreReport report = make_report(scorers);

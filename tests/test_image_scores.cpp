@@ -9,6 +9,7 @@
 #include "test_utils.h"
 
 using prefscore::Error;
+using prefscore::testing::error_of;
 using prefscore::ImageScores;
 using prefscore::read_score_file;
 
@@ -19,15 +20,6 @@ namespace fs = std::filesystem;
 std::string write(const fs::path& path, const std::string& text) {
   std::ofstream(path) << text;
   return path.string();
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

@@ -6,24 +6,13 @@
 
 #include "prefscore/error.h"
 #include "prefscore/sharding.h"
+#include "test_utils.h"
 
 using prefscore::Error;
+using prefscore::testing::error_of;
 using prefscore::ScoreItem;
 using prefscore::Shard;
 using prefscore::ShardEnvironment;
-
-namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-}  // namespace
 
 TEST_CASE("shard_of is the first 8 bytes of sha256(image NUL prompt NUL group), big-endian, mod N",
           "[sharding]") {

@@ -11,10 +11,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <cstddef>
 #include <sstream>
 #include <string>
+
+#include "prefscore/error.h"
 
 namespace prefscore::testing {
 
@@ -89,6 +92,16 @@ inline CliResult run_command(const std::string& shell_command) {
 
 // Runs the built `prefscore` binary with `args` (a shell-quoted string) and an environment prefix
 // (e.g. "PREFSCORE_HOME=/tmp/x").
+// The message of the prefscore::Error that `f` throws, or "(no error)".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 // The whole file as bytes ("" when it cannot be read).
 inline std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
