@@ -25,15 +25,11 @@ using prefscore::ScoreItem;
 using prefscore::ScoreReport;
 using prefscore::Scorer;
 using prefscore::testing::data_path;
+using prefscore::testing::tiny_scorer;
 
 namespace {
 
 namespace fs = std::filesystem;
-
-std::unique_ptr<Scorer> scorer(const std::string& card, const std::string& weights,
-                               std::vector<std::string> conditions = {}) {
-  return prefscore::testing::tiny_scorer(card, weights, std::move(conditions));
-}
 
 std::vector<ScoreItem> items(const std::string& prompt) {
   std::vector<ScoreItem> out;
@@ -77,9 +73,9 @@ TEST_CASE("a warm cache gives the scores of a run without one and skips the imag
           "[embedding_cache]") {
   const fs::path dir = prefscore::testing::fresh_temp_dir("cache_warm");
   const EmbeddingCache cache(dir.string());
-  auto hf = scorer("tiny-hf.json", "models/hf");
-  auto mps = scorer("tiny-mps.json", "models/mps", {"overall", "semantic"});
-  auto hps = scorer("tiny-openclip.json", "models/openclip/open_clip_model.safetensors");
+  auto hf = tiny_scorer("tiny-hf.json", "models/hf");
+  auto mps = tiny_scorer("tiny-mps.json", "models/mps", {"overall", "semantic"});
+  auto hps = tiny_scorer("tiny-openclip.json", "models/openclip/open_clip_model.safetensors");
   const std::vector<Scorer*> all = {hf.get(), mps.get(), hps.get()};
 
   const ScoreReport cold = run(all, items("a photo of an astronaut"), &cache);
@@ -101,7 +97,7 @@ TEST_CASE("a warm cache gives the scores of a run without one and skips the imag
 TEST_CASE("an unusable cache entry is reported, recomputed and overwritten", "[embedding_cache]") {
   const fs::path dir = prefscore::testing::fresh_temp_dir("cache_corrupt");
   const EmbeddingCache cache(dir.string());
-  auto hf = scorer("tiny-hf.json", "models/hf");
+  auto hf = tiny_scorer("tiny-hf.json", "models/hf");
   const std::vector<ScoreItem> in = items("a photo of an astronaut");
   const ScoreReport plain = run({hf.get()}, in, nullptr);
   run({hf.get()}, in, &cache);

@@ -14,15 +14,11 @@ using prefscore::ScoreItem;
 using prefscore::ScoreReport;
 using prefscore::Scorer;
 using prefscore::testing::data_path;
+using prefscore::testing::tiny_scorer;
 
 namespace {
 
 namespace fs = std::filesystem;
-
-std::unique_ptr<Scorer> scorer(const std::string& card, const std::string& weights,
-                               std::vector<std::string> conditions = {}) {
-  return prefscore::testing::tiny_scorer(card, weights, std::move(conditions));
-}
 
 const char* const kImages[] = {"img0_rgb_300x200.png", "img1_gray_180x260.png",
                                "img2_rgba_512x512.png", "img3_astronaut_512x512.jpg"};
@@ -64,9 +60,9 @@ void require_same(const ScoreReport& a, const ScoreReport& b) {
 TEST_CASE("score_items: the same report with 0, 1 or 3 decode threads", "[scoring]") {
   const fs::path dir = prefscore::testing::fresh_temp_dir("scoring_threads");
   const std::vector<ScoreItem> items = mixed_items(dir, /*bad_prompt=*/true);
-  auto hf = scorer("tiny-hf.json", "models/hf");
-  auto mps = scorer("tiny-mps.json", "models/mps", {"overall", "detail"});
-  auto hps = scorer("tiny-openclip.json", "models/openclip/open_clip_model.safetensors");
+  auto hf = tiny_scorer("tiny-hf.json", "models/hf");
+  auto mps = tiny_scorer("tiny-mps.json", "models/mps", {"overall", "detail"});
+  auto hps = tiny_scorer("tiny-openclip.json", "models/openclip/open_clip_model.safetensors");
   const std::vector<Scorer*> all = {hf.get(), mps.get(), hps.get()};
   prefscore::ScoreRunOptions options;
   options.batch_size = 3;
@@ -95,9 +91,9 @@ TEST_CASE("score_items: the same report with 0, 1 or 3 decode threads", "[scorin
 TEST_CASE("score_items: scorers sharing a run score as each does alone", "[scoring]") {
   const fs::path dir = prefscore::testing::fresh_temp_dir("scoring_shared");
   const std::vector<ScoreItem> items = mixed_items(dir, /*bad_prompt=*/false);
-  auto hf = scorer("tiny-hf.json", "models/hf");
-  auto mps = scorer("tiny-mps.json", "models/mps", {"overall", "detail"});
-  auto hps = scorer("tiny-openclip.json", "models/openclip/open_clip_model.safetensors");
+  auto hf = tiny_scorer("tiny-hf.json", "models/hf");
+  auto mps = tiny_scorer("tiny-mps.json", "models/mps", {"overall", "detail"});
+  auto hps = tiny_scorer("tiny-openclip.json", "models/openclip/open_clip_model.safetensors");
   prefscore::ScoreRunOptions options;
   options.batch_size = 3;
   options.decode_threads = 2;
