@@ -20,13 +20,12 @@ atomically; re-running over the same folder is fine.
 Usage: python3 scripts/convert_imagereward.py data/test.json --out DIR [--images data/test_images]
 Exit status: 0 ok; 1 fatal error (one line on stderr); 2 usage; 3 done, entries skipped.
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from rankings_split import Layout, convert  # noqa: E402
+from rankings_split import Layout, command_line  # noqa: E402
 from testsplit_io import run  # noqa: E402
 
 PROG = "convert_imagereward.py"
@@ -43,22 +42,8 @@ LAYOUT = Layout(images_key="generations", rank_key="ranking", min_rank=1, prompt
 
 
 def main():
-    parser = argparse.ArgumentParser(
-        prog=PROG, description=__doc__.split("\n\n")[0],
-        epilog="Exit status: 0 ok; 1 fatal error; 2 usage; 3 done, entries skipped.")
-    parser.add_argument("test_json", help="ImageReward data/test.json")
-    parser.add_argument("--images", help="folder the generations paths are relative to "
-                                         "(default: test_images/ beside test.json)")
-    parser.add_argument("--out", required=True, help="output folder (created if needed); "
-                                                     "required, no default")
-    parser.add_argument("--jsonl", default="rankings.jsonl",
-                        help="name of the JSONL file in --out (default: rankings.jsonl)")
-    parser.add_argument("--link", action="store_true",
-                        help="symlink the images instead of copying them (default: copy)")
-    args = parser.parse_args()
-    images = args.images or os.path.join(os.path.dirname(os.path.abspath(args.test_json)),
-                                         "test_images")
-    return convert(PROG, args.test_json, images, args.out, args.jsonl, args.link, LAYOUT)
+    return command_line(PROG, __doc__, LAYOUT, test_json_help="ImageReward data/test.json",
+                        images_help="folder the generations paths are relative to", default_images="test_images")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Output rows: {"prompt_id": str, "prompt": str, "images": ["images/<path as in te
 "human_rank": [int, ...]}, one per prompt, in test.json's order; the image paths keep test.json's
 relative paths under images/, so names that repeat in different folders cannot collide.
 """
+import argparse
 import json
 import os
 
@@ -104,3 +105,24 @@ def convert(prog, test_json, image_dir, out_dir, jsonl_name, link, layout):
           f"{'linked' if link else 'copied'}, {images.kept} already there), "
           f"{report.skipped} skipped")
     return report.exit_code()
+
+
+def command_line(prog, doc, layout, test_json_help, images_help, default_images):
+    """The command line the ranking converters share: parses it, converts, returns the exit code.
+    `default_images` is the image folder's name beside test.json."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=doc.split("\n\n")[0],
+        epilog="Exit status: 0 ok; 1 fatal error; 2 usage; 3 done, entries skipped.")
+    parser.add_argument("test_json", help=test_json_help)
+    parser.add_argument("--images", help=f"{images_help} (default: {default_images}/ beside "
+                                         "test.json)")
+    parser.add_argument("--out", required=True, help="output folder (created if needed); "
+                                                     "required, no default")
+    parser.add_argument("--jsonl", default="rankings.jsonl",
+                        help="name of the JSONL file in --out (default: rankings.jsonl)")
+    parser.add_argument("--link", action="store_true",
+                        help="symlink the images instead of copying them (default: copy)")
+    args = parser.parse_args()
+    images = args.images or os.path.join(os.path.dirname(os.path.abspath(args.test_json)),
+                                         default_images)
+    return convert(prog, args.test_json, images, args.out, args.jsonl, args.link, layout)
