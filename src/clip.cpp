@@ -162,7 +162,7 @@ ClipModel::VisionOutput ClipModel::encode_image(const at::Tensor& pixel_values,
   return out;
 }
 
-ClipModel::TextOutput ClipModel::encode_text(const at::Tensor& input_ids, bool keep_hidden) const {
+at::Tensor ClipModel::embed_text_tokens(const at::Tensor& input_ids) const {
   if (input_ids.dim() != 2 || input_ids.size(1) != arch_.context_length) {
     std::ostringstream got;
     got << input_ids.sizes();
@@ -175,8 +175,28 @@ ClipModel::TextOutput ClipModel::encode_text(const at::Tensor& input_ids, bool k
     throw Error("input_ids", "token id outside the vocabulary [0, " +
                                  std::to_string(arch_.vocab_size) + ")");
   }
+  return at::embedding(tok_emb_, ids);
+}
+
+ClipModel::TextOutput ClipModel::encode_text(const at::Tensor& input_ids, bool keep_hidden) const {
+  return encode_text_embeddings(embed_text_tokens(input_ids), input_ids, keep_hidden);
+}
+
+ClipModel::TextOutput ClipModel::encode_text_embeddings(const at::Tensor& token_embeddings,
+                                                        const at::Tensor& input_ids,
+                                                        bool keep_hidden) const {
+  const at::Tensor ids = input_ids.to(options_.device, torch::kInt64);
+  if (token_embeddings.dim() != 3 || token_embeddings.size(0) != ids.size(0) ||
+      token_embeddings.size(1) != ids.size(1) || token_embeddings.size(2) != arch_.text_width) {
+    std::ostringstream got;
+    got << token_embeddings.sizes();
+    throw Error("token_embeddings", "shape " + got.str() + ", expected [" +
+                                        std::to_string(ids.size(0)) + ", " +
+                                        std::to_string(ids.size(1)) + ", " +
+                                        std::to_string(arch_.text_width) + "]");
+  }
   const int64_t tw = arch_.text_width;
-  at::Tensor x = at::embedding(tok_emb_, ids) + txt_pos_;
+  at::Tensor x = token_embeddings + txt_pos_;
   TextOutput out;
   if (keep_hidden) out.hidden.push_back(x);
   if (text_fast_) {

@@ -77,6 +77,25 @@ Heatmap input_map_to_image(const Heatmap& input_map, int width, int height,
   return out;
 }
 
+std::optional<std::vector<std::vector<int>>> word_token_positions(const Scorer& scorer,
+                                                                  const std::string& prompt,
+                                                                  int max_tokens) {
+  std::vector<int32_t> concatenated;
+  std::vector<std::vector<int>> positions;
+  for (const std::string& word : split_prompt_words(prompt)) {
+    const std::vector<int32_t> ids = scorer.bpe_ids(word);
+    std::vector<int> word_positions;
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      const int position = 1 + static_cast<int>(concatenated.size() + k);
+      if (position < 1 + max_tokens) word_positions.push_back(position);
+    }
+    concatenated.insert(concatenated.end(), ids.begin(), ids.end());
+    positions.push_back(std::move(word_positions));
+  }
+  if (concatenated != scorer.bpe_ids(prompt)) return std::nullopt;
+  return positions;
+}
+
 Explanation explain_image(Scorer& scorer, const std::string& image, const std::string& prompt,
                           const ExplainOptions& options) {
   if (split_prompt_words(prompt).empty()) throw Error("--prompt", "has no words to attribute");
@@ -110,6 +129,34 @@ Explanation explain_image(Scorer& scorer, const std::string& image, const std::s
       for (std::size_t c = 0; c < columns; ++c)
         w.delta.push_back(out.score[c] - w.score_without[c]);
       out.words.push_back(std::move(w));
+    }
+  }
+
+  if (options.gradients) {
+    const InputGradients grads = scorer.input_gradients(prompt, pixels);
+    for (std::size_t c = 0; c < columns; ++c) {
+      Heatmap map{s, s, std::vector<float>(grads.pixel_maps[c].begin(), grads.pixel_maps[c].end())};
+      out.gradient_image_maps.push_back(
+          input_map_to_image(map, out.decoded.width, out.decoded.height, preprocess));
+      out.gradient_input_maps.push_back(std::move(map));
+    }
+    if (options.words) {
+      const auto positions = word_token_positions(scorer, prompt);
+      if (!positions) {
+        out.word_gradient_note = "the prompt's tokens do not split at its words";
+      } else {
+        for (std::size_t i = 0; i < out.words.size(); ++i) {
+          WordAttribution& w = out.words[i];
+          const std::vector<int>& p = (*positions)[i];
+          w.tokens = static_cast<int>(scorer.bpe_ids(w.word).size());
+          w.truncated = static_cast<int>(p.size()) < w.tokens;
+          for (std::size_t c = 0; c < columns; ++c) {
+            double sum = 0.0;
+            for (int position : p) sum += grads.token_values[c][static_cast<std::size_t>(position)];
+            w.gradient.push_back(sum);
+          }
+        }
+      }
     }
   }
 

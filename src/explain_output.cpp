@@ -22,6 +22,43 @@ nlohmann::ordered_json per_column(const std::vector<std::string>& columns,
   return j;
 }
 
+constexpr const char* kGradient =
+    "gradient x input: d score / d input * input, summed over the channels (pixels, "
+    "normalised model input) or the width (each word's token embeddings)";
+
+// One kind of map (occlusion or gradient) as <stem>.<kind>.safetensors and one PNG per column.
+void write_maps(const std::string& stem, const std::string& kind, const Explanation& e,
+                const std::vector<Heatmap>& image_maps, const std::vector<Heatmap>& input_maps,
+                const std::string& model,
+                const std::vector<std::pair<std::string, std::string>>& metadata,
+                std::vector<std::string>& files) {
+  SafetensorsWriter writer;
+  const Heatmap& first = image_maps.front();
+  writer.add("heatmap", DType::kF32, {first.height, first.width}, first.values.data(),
+             first.values.size() * sizeof(float));
+  if (e.columns.size() > 1) {
+    for (std::size_t c = 0; c < e.columns.size(); ++c) {
+      const Heatmap& m = image_maps[c];
+      writer.add("heatmap." + e.columns[c], DType::kF32, {m.height, m.width}, m.values.data(),
+                 m.values.size() * sizeof(float));
+    }
+  }
+  const Heatmap& input = input_maps.front();
+  writer.add("input_heatmap", DType::kF32, {input.height, input.width}, input.values.data(),
+             input.values.size() * sizeof(float));
+  writer.set_metadata("image", e.image);
+  writer.set_metadata("prompt", e.prompt);
+  writer.set_metadata("model", model);
+  writer.set_metadata("columns", nlohmann::json(e.columns).dump());
+  for (const auto& [key, value] : metadata) writer.set_metadata(key, value);
+  files.push_back(stem + "." + kind + ".safetensors");
+  writer.write(files.back());
+  for (std::size_t c = 0; c < e.columns.size(); ++c) {
+    files.push_back(stem + "." + kind + (c == 0 ? "" : "." + e.columns[c]) + ".png");
+    write_heatmap_overlay_png(files.back(), e.decoded, positive_part_normalized(image_maps[c]));
+  }
+}
+
 }  // namespace
 
 nlohmann::ordered_json explanation_json(const Explanation& e, const std::string& model,
@@ -40,6 +77,11 @@ nlohmann::ordered_json explanation_json(const Explanation& e, const std::string&
                      {"prompt_without", w.prompt_without},
                      {"score_without", per_column(e.columns, w.score_without)},
                      {"delta", per_column(e.columns, w.delta)}});
+    if (!w.gradient.empty()) {
+      words.back()["gradient"] = per_column(e.columns, w.gradient);
+      words.back()["tokens"] = w.tokens;
+      words.back()["truncated"] = w.truncated;
+    }
   }
   j["words"] = std::move(words);
   j["misaligned_words"] = misaligned_words(e);
@@ -53,6 +95,11 @@ nlohmann::ordered_json explanation_json(const Explanation& e, const std::string&
                       {"input_size", e.input_size},
                       {"fill", kFill},
                       {"windows", std::move(windows)}};
+  }
+  if (!e.gradient_input_maps.empty()) {
+    nlohmann::ordered_json gradient = {{"method", kGradient}, {"input_size", e.input_size}};
+    if (!e.word_gradient_note.empty()) gradient["word_gradient_note"] = e.word_gradient_note;
+    j["gradient"] = std::move(gradient);
   }
   j["files"] = files;
   return j;
@@ -91,35 +138,16 @@ std::vector<std::string> write_explanation(const Explanation& e, const std::stri
   const std::string stem = (fs::path(dir) / fs::path(e.image).stem()).string();
   std::vector<std::string> files;
   if (!e.image_maps.empty()) {
-    SafetensorsWriter writer;
-    const Heatmap& first = e.image_maps.front();
-    writer.add("heatmap", DType::kF32, {first.height, first.width}, first.values.data(),
-               first.values.size() * sizeof(float));
-    if (e.columns.size() > 1) {
-      for (std::size_t c = 0; c < e.columns.size(); ++c) {
-        const Heatmap& m = e.image_maps[c];
-        writer.add("heatmap." + e.columns[c], DType::kF32, {m.height, m.width}, m.values.data(),
-                   m.values.size() * sizeof(float));
-      }
-    }
-    const Heatmap& input = e.input_maps.front();
-    writer.add("input_heatmap", DType::kF32, {input.height, input.width}, input.values.data(),
-               input.values.size() * sizeof(float));
-    writer.set_metadata("image", e.image);
-    writer.set_metadata("prompt", e.prompt);
-    writer.set_metadata("model", model);
-    writer.set_metadata("columns", nlohmann::json(e.columns).dump());
-    writer.set_metadata("window", std::to_string(options.window));
-    writer.set_metadata("stride", std::to_string(options.stride));
-    writer.set_metadata("fill", kFill);
-    writer.set_metadata("values",
-                        "score(unoccluded) - score(occluded), mean over covering windows");
-    files.push_back(stem + ".occlusion.safetensors");
-    writer.write(files.back());
-    for (std::size_t c = 0; c < e.columns.size(); ++c) {
-      files.push_back(stem + ".occlusion" + (c == 0 ? "" : "." + e.columns[c]) + ".png");
-      write_heatmap_overlay_png(files.back(), e.decoded, positive_part_normalized(e.image_maps[c]));
-    }
+    write_maps(stem, "occlusion", e, e.image_maps, e.input_maps, model,
+               {{"window", std::to_string(options.window)},
+                {"stride", std::to_string(options.stride)},
+                {"fill", kFill},
+                {"values", "score(unoccluded) - score(occluded), mean over covering windows"}},
+               files);
+  }
+  if (!e.gradient_image_maps.empty()) {
+    write_maps(stem, "gradient", e, e.gradient_image_maps, e.gradient_input_maps, model,
+               {{"values", kGradient}}, files);
   }
   files.push_back(stem + ".explain.json");
   write_file_atomic(files.back(),

@@ -5,9 +5,6 @@
 #include "prefscore/error.h"
 
 namespace prefscore {
-namespace {
-
-}  // namespace
 
 EncoderFrontEnd encoder_front_end(const LoadedClip& clip, const std::string& head) {
   EncoderFrontEnd front;
@@ -74,7 +71,9 @@ Scorer::Scorer(const ScorerSpec& spec, const std::vector<std::string>& card_dirs
     mps_ = std::make_unique<MpsHead>(*clip_.weights);
     const std::vector<std::string> wanted =
         spec.conditions.empty() ? std::vector<std::string>{"overall"} : spec.conditions;
-    torch::InferenceMode inference;
+    // No grad, but not InferenceMode: input_gradients() uses these in a differentiable pass, and
+    // autograd may not save inference tensors.
+    torch::NoGradGuard no_grad;
     for (const std::string& c : wanted) {
       auto it = mps_condition_texts().find(c);
       if (it == mps_condition_texts().end()) {
@@ -100,6 +99,10 @@ at::Tensor Scorer::encode_tokens(const TokenizedText& tokens) const {
 
 ImageFeatures Scorer::encode_images(const at::Tensor& pixel_values) const {
   torch::InferenceMode inference;
+  return image_features(pixel_values);
+}
+
+ImageFeatures Scorer::image_features(const at::Tensor& pixel_values) const {
   ImageFeatures features;
   // MPS's infer_one_sample passes `image_input.half()`: its pixels are rounded to fp16 before the
   // vision tower whatever the model's dtype (transformers casts them back to the weights' dtype).
@@ -110,13 +113,8 @@ ImageFeatures Scorer::encode_images(const at::Tensor& pixel_values) const {
   return features;
 }
 
-const Scorer::PromptFeatures& Scorer::prompt_features(const std::string& prompt) {
-  auto it = prompt_cache_.find(prompt);
-  if (it != prompt_cache_.end()) return it->second;
-  torch::InferenceMode inference;
+Scorer::PromptFeatures Scorer::text_features(const ClipModel::TextOutput& out) const {
   PromptFeatures f;
-  const TokenizedText ids = tokenizer_->encode(prompt, tokenizer_options_, "prompt");
-  const ClipModel::TextOutput out = clip_.model->encode_text(encode_tokens(ids));
   f.embeds = out.embeds[0];
   if (mps_) {
     f.tokens = clip_.model->project_text_tokens(out.tokens)[0];
@@ -124,12 +122,19 @@ const Scorer::PromptFeatures& Scorer::prompt_features(const std::string& prompt)
       f.mps_masks.push_back(mps_->condition_mask(f.tokens, condition));
     }
   }
+  return f;
+}
+
+const Scorer::PromptFeatures& Scorer::prompt_features(const std::string& prompt) {
+  auto it = prompt_cache_.find(prompt);
+  if (it != prompt_cache_.end()) return it->second;
+  torch::InferenceMode inference;
+  const TokenizedText ids = tokenizer_->encode(prompt, tokenizer_options_, "prompt");
+  PromptFeatures f = text_features(clip_.model->encode_text(encode_tokens(ids)));
   return prompt_cache_.emplace(prompt, std::move(f)).first->second;
 }
 
-PromptScores Scorer::score(const std::string& prompt, const ImageFeatures& images) {
-  const PromptFeatures& p = prompt_features(prompt);
-  torch::InferenceMode inference;
+PromptScores Scorer::column_scores(const PromptFeatures& p, const ImageFeatures& images) const {
   const double logit_scale = clip_.model->logit_scale();
   std::vector<at::Tensor> scores, scaled;
   if (mps_) {
@@ -146,6 +151,61 @@ PromptScores Scorer::score(const std::string& prompt, const ImageFeatures& image
     scores.push_back(head_ == "pickscore" ? s : cosine_matrix(text, images.embeds)[0]);
   }
   return PromptScores{torch::stack(scores), torch::stack(scaled)};
+}
+
+PromptScores Scorer::score(const std::string& prompt, const ImageFeatures& images) {
+  const PromptFeatures& p = prompt_features(prompt);
+  torch::InferenceMode inference;
+  return column_scores(p, images);
+}
+
+std::vector<int32_t> Scorer::bpe_ids(const std::string& text) const {
+  return tokenizer_->encode_tokens(text, tokenizer_options_, "prompt");
+}
+
+InputGradients Scorer::input_gradients(const std::string& prompt,
+                                       const at::Tensor& pixel_values) const {
+  if (!clip_.model->differentiable()) {
+    throw Error("--precision", "gradient attributions need a differentiable model, and the CPU "
+                               "bf16 oneDNN path has no backward: use --precision fp32");
+  }
+  if (pixel_values.dim() != 4 || pixel_values.size(0) != 1) {
+    throw Error("pixel_values", "input_gradients takes one image [1, 3, S, S]");
+  }
+  // Callers may be inside InferenceMode (explain is): leave it for this pass. Inputs that are
+  // inference tensors become normal ones through the clones below.
+  torch::InferenceMode not_inference(false);
+  torch::AutoGradMode grad_mode(true);
+  InputGradients out;
+  out.tokens = tokenizer_->encode(prompt, tokenizer_options_, "prompt");
+  const at::Tensor ids = encode_tokens(out.tokens);
+  // Leaves of the graph: the pixels as the model receives them and the token embedding rows.
+  const at::Tensor pixels = pixel_values.detach().clone().requires_grad_(true);
+  const at::Tensor embeddings =
+      clip_.model->embed_text_tokens(ids).detach().clone().requires_grad_(true);
+  const PromptFeatures text =
+      text_features(clip_.model->encode_text_embeddings(embeddings, ids));
+  const PromptScores scores = column_scores(text, image_features(pixels));
+  const int64_t columns = scores.scores.size(0);
+  for (int64_t c = 0; c < columns; ++c) {
+    const at::Tensor score = scores.scores[c][0];
+    out.score.push_back(score.detach().to(torch::kCPU, torch::kFloat64).item<double>());
+    const std::vector<at::Tensor> grads = torch::autograd::grad(
+        {score}, {pixels, embeddings}, /*grad_outputs=*/{}, /*retain_graph=*/c + 1 < columns,
+        /*create_graph=*/false, /*allow_unused=*/true);
+    const auto times_input = [](const at::Tensor& g, const at::Tensor& x, int64_t dim) {
+      const at::Tensor x64 = x.detach().to(torch::kCPU, torch::kFloat64);
+      if (!g.defined()) return torch::zeros_like(x64).sum(dim);
+      return (g.to(torch::kCPU, torch::kFloat64) * x64).sum(dim);
+    };
+    const at::Tensor pixel_map = times_input(grads[0], pixels, 1)[0].contiguous();  // [S, S]
+    const at::Tensor token_values = times_input(grads[1], embeddings, 2)[0].contiguous();  // [T]
+    out.pixel_maps.emplace_back(pixel_map.data_ptr<double>(),
+                                pixel_map.data_ptr<double>() + pixel_map.numel());
+    out.token_values.emplace_back(token_values.data_ptr<double>(),
+                                  token_values.data_ptr<double>() + token_values.numel());
+  }
+  return out;
 }
 
 }  // namespace prefscore

@@ -43,7 +43,19 @@ TEST_CASE("explain -o writes the overlay and the map at the image's size, and JS
   REQUIRE(j["occlusion"]["windows"].size() == 4);
   REQUIRE(j["occlusion"]["input_size"] == 224);
   for (const auto& w : j["misaligned_words"]) REQUIRE(w.is_string());
-  REQUIRE(j["files"].size() == 3);
+  // occlusion safetensors + png, gradient safetensors + png, the JSON.
+  REQUIRE(j["files"].size() == 5);
+  REQUIRE(j["words"][1]["gradient"]["score"].is_number());
+  REQUIRE(j["words"][1]["tokens"] == 1);
+  REQUIRE(j["gradient"]["input_size"] == 224);
+  const prefscore::PilImage gradient_overlay =
+      prefscore::load_image((dir / "out" / "img1.gradient.png").string());
+  REQUIRE(gradient_overlay.width == 180);
+  REQUIRE(gradient_overlay.height == 260);
+  const prefscore::Heatmap gradient_map =
+      prefscore::read_heatmap_safetensors((dir / "out" / "img1.gradient.safetensors").string());
+  REQUIRE(gradient_map.width == 180);
+  REQUIRE(gradient_map.height == 260);
 
   const prefscore::PilImage overlay =
       prefscore::load_image((dir / "out" / "img1.occlusion.png").string());
@@ -78,6 +90,14 @@ TEST_CASE("explain --format table lists every word; a bad window is a usage erro
   INFO(table.err);
   REQUIRE(table.exit_code == 0);
   REQUIRE_THAT(table.out, Catch::StartsWith("WORD"));
+  REQUIRE_THAT(table.out, Catch::Contains("GRADxIN_score"));
+  const auto plain = run_prefscore("explain " + kTiny + " -p 'a red cat' " + image +
+                                   " --no-regions --no-gradients --format json");
+  INFO(plain.err);
+  REQUIRE(plain.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(plain.out);
+  REQUIRE_FALSE(j.contains("gradient"));
+  REQUIRE_FALSE(j["words"][0].contains("gradient"));
   REQUIRE_THAT(table.out, Catch::Contains("\nred "));
   REQUIRE_THAT(table.out, Catch::Contains("\ncat "));
   REQUIRE_THAT(table.out,

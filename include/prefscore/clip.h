@@ -45,6 +45,16 @@ class ClipModel {
   // `input_ids.argmax(-1)` for the legacy eos_token_id == 2 configs of these checkpoints. With a
   // causal mask, what follows that position (the pad id) cannot change the pooled feature.
   TextOutput encode_text(const at::Tensor& input_ids, bool keep_hidden = false) const;
+  // encode_text in two steps, so that gradients can be taken w.r.t. the token embeddings
+  // (explain's gradient x input): embed_text_tokens(ids) = the token_embedding rows [M, context, W]
+  // (checked ids, no positional embedding); encode_text_embeddings(embed_text_tokens(ids), ids)
+  // == encode_text(ids).
+  at::Tensor embed_text_tokens(const at::Tensor& input_ids) const;
+  TextOutput encode_text_embeddings(const at::Tensor& token_embeddings, const at::Tensor& input_ids,
+                                    bool keep_hidden = false) const;
+  // Whether autograd can run through both towers: false when a CPU bf16 oneDNN fast path (which
+  // has no backward) replaces a tower's blocks.
+  bool differentiable() const { return !vision_fast_ && !text_fast_; }
 
   // visual_projection / text_projection applied to every token ([.., W] -> [.., E]).
   at::Tensor project_image_tokens(const at::Tensor& tokens) const;

@@ -19,6 +19,20 @@
 // and the input-space map is, per model-input pixel, the mean of delta_w over the windows that
 // cover it (every pixel is covered at least once). delta > 0: the region supported the score.
 //
+// Gradient x input (ExplainOptions::gradients; needs a differentiable model: Scorer::
+// input_gradients). One forward and one backward per column give, with x = the normalised
+// model-input pixels and e_p = the token embedding row at context position p,
+//   pixel map(u, v) = sum over channels k of  d score / d x[k, v, u] * x[k, v, u]
+//   word gradient_i = sum over the BPE tokens p of word i of  sum_w d score / d e_p[w] * e_p[w].
+// It is the first-order (Taylor) estimate of the score lost when an input is replaced by zero:
+// for pixels 0 is the mean colour, the same baseline as the occlusion; for tokens 0 is an empty
+// embedding, which is not what removing the word does, so the two word columns can differ. Word
+// i's tokens are found by tokenizing each word alone (the BPE never merges across spaces); they
+// sit after SOT at positions 1 + (tokens of the words before it). Tokens past the context window
+// (75 after SOT) were not in the pass: a word with any is marked truncated and sums only the
+// others. When the per-word tokens do not concatenate to the prompt's own (a tokenizer that
+// rewrites text across words), the word gradients are left empty and `word_gradient_note` says so.
+//
 // Back to the image. The image map has the decoded image's own size (after EXIF rotation when the
 // scorer applies it): image pixel (c, r) takes the input-space value of model pixel
 //   u = floor((c + 0.5) · rw / W) + shift_x,   v = floor((r + 0.5) · rh / H) + shift_y
@@ -28,6 +42,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +58,9 @@ struct WordAttribution {
   std::string prompt_without;         // the prompt scored without it
   std::vector<double> score_without;  // per column
   std::vector<double> delta;          // per column: score(prompt) - score_without
+  std::vector<double> gradient;       // per column: gradient x input (empty when not computed)
+  int tokens = 0;                     // the word's BPE tokens
+  bool truncated = false;             // some of them fell outside the context window
 };
 
 struct WindowAttribution {
@@ -57,6 +75,7 @@ struct ExplainOptions {
   int batch_size = 8;
   bool words = true;
   bool regions = true;
+  bool gradients = true;  // gradient x input for words and pixels
 };
 
 struct Explanation {
@@ -69,6 +88,10 @@ struct Explanation {
   int input_size = 0;               // S
   std::vector<Heatmap> input_maps;  // per column, S x S: mean delta of the covering windows
   std::vector<Heatmap> image_maps;  // per column, at the image's size
+  // Gradient x input (empty when not computed): per column, S x S and at the image's size.
+  std::vector<Heatmap> gradient_input_maps;
+  std::vector<Heatmap> gradient_image_maps;
+  std::string word_gradient_note;  // why the word gradients are empty, when they are
   PilImage decoded;                 // the image as the scorer decoded it (for overlays)
 };
 
@@ -81,8 +104,15 @@ std::vector<int> occlusion_offsets(int input_size, int window, int stride);
 Heatmap input_map_to_image(const Heatmap& input_map, int width, int height,
                            const PreprocessOptions& preprocess);
 
+// For each word (split_prompt_words), its BPE token positions in the context window: positions
+// 1 + (tokens before it) onwards, those < 1 + max_tokens only. Empty optional when the per-word
+// tokens do not concatenate to the prompt's (see above).
+std::optional<std::vector<std::vector<int>>> word_token_positions(const Scorer& scorer,
+                                                                  const std::string& prompt,
+                                                                  int max_tokens = 75);
+
 // Throws Error(image, ...) when the image cannot be read; Error("--prompt", ...) for an empty
-// prompt.
+// prompt; Error("--precision", ...) when gradients are asked of a model without a backward.
 Explanation explain_image(Scorer& scorer, const std::string& image, const std::string& prompt,
                           const ExplainOptions& options);
 

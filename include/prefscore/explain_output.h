@@ -9,6 +9,8 @@
 //                                 shown as max(delta, 0) / max over pixels of delta: the regions
 //                                 that raised the score, brightest = 1 (all 0 when none did);
 //   <stem>.occlusion.<column>.png the same for each further column;
+//   <stem>.gradient.safetensors,  the same for the gradient x input maps (metadata image, prompt,
+//   <stem>.gradient[.<column>].png  model, columns, values), when gradients were computed;
 //   <stem>.explain.json           the JSON object.
 // Files are written atomically; `prefscore heatmap --compare DIR` reads the safetensors.
 #pragma once
@@ -22,9 +24,11 @@
 namespace prefscore {
 
 // {"image", "prompt", "model", "columns", "score": {column: v},
-//  "words": [{"word", "index", "prompt_without", "score_without": {..}, "delta": {..}}],
+//  "words": [{"word", "index", "prompt_without", "score_without": {..}, "delta": {..},
+//             and with gradients "gradient": {..}, "tokens", "truncated"}],
 //  "misaligned_words": [words whose first-column delta < 0, most negative first],
 //  "occlusion": {"window", "stride", "input_size", "fill", "windows": [{"x", "y", "delta": {..}}]},
+//  "gradient": {"method", "input_size", "word_gradient_note" (when word gradients are missing)},
 //  "files": [paths written]}
 nlohmann::ordered_json explanation_json(const Explanation& e, const std::string& model,
                                         const ExplainOptions& options,

@@ -58,6 +58,20 @@ struct PromptScores {
   at::Tensor scaled;
 };
 
+// Gradient x input for one image and one prompt (Scorer::input_gradients; explain.h says how it
+// is used): per column, the gradient of that column's score w.r.t. an input times the input.
+struct InputGradients {
+  std::vector<double> score;  // per column, from the differentiable pass
+  // Per column, S x S row-major: sum over the 3 channels of d score / d x * x, x = the normalised
+  // model-input pixels (0 = the preprocessing mean colour).
+  std::vector<std::vector<double>> pixel_maps;
+  // Per column, per context position (77): sum over the width of d score / d e * e, e = that
+  // position's token embedding row (without the positional embedding). Padding after EOT is 0 for
+  // the heads that pool at EOT through the causal mask; MPS also reads the later positions.
+  std::vector<std::vector<double>> token_values;
+  TokenizedText tokens;  // the prompt as tokenized for the pass
+};
+
 class Scorer {
  public:
   Scorer(const ScorerSpec& spec, const std::vector<std::string>& card_dirs,
@@ -84,6 +98,12 @@ class Scorer {
   ImageFeatures encode_images(const at::Tensor& pixel_values) const;
   // Scores of `prompt` against the images whose features are given; prompts are cached.
   PromptScores score(const std::string& prompt, const ImageFeatures& images);
+  // One differentiable forward of pixel_values [1, 3, S, S] and `prompt` (not cached), then one
+  // backward per column. Throws Error("--precision", ...) when the model has no backward (CPU bf16
+  // on oneDNN: clip.h differentiable()).
+  InputGradients input_gradients(const std::string& prompt, const at::Tensor& pixel_values) const;
+  // The BPE ids of `text` without SOT/EOT, padding or truncation, as this scorer tokenizes.
+  std::vector<int32_t> bpe_ids(const std::string& text) const;
 
  private:
   struct PromptFeatures {
@@ -92,6 +112,11 @@ class Scorer {
     at::Tensor tokens;                 // MPS: [77, E]
   };
   const PromptFeatures& prompt_features(const std::string& prompt);
+  // The uncached, unguarded steps of encode_images / prompt_features / score: they run under
+  // whatever autograd mode the caller set (InferenceMode when scoring, grad for attributions).
+  ImageFeatures image_features(const at::Tensor& pixel_values) const;
+  PromptFeatures text_features(const ClipModel::TextOutput& text) const;
+  PromptScores column_scores(const PromptFeatures& prompt, const ImageFeatures& images) const;
   at::Tensor encode_tokens(const TokenizedText& tokens) const;
 
   std::string model_name_;

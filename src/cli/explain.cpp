@@ -1,7 +1,7 @@
 // `prefscore explain`: word attributions (score change when each prompt word is removed) and a
 // sliding-window occlusion map of one image for one prompt. The method is documented in
-// include/prefscore/explain.h, the files in include/prefscore/explain_output.h. Gradient
-// attributions are not implemented yet.
+// include/prefscore/explain.h, the files in include/prefscore/explain_output.h. Gradient x input
+// variants of both come from one backward pass per column.
 #include <memory>
 
 #include "commands.h"
@@ -21,12 +21,19 @@ struct ExplainCliOptions {
   std::string output_dir;
   ExplainOptions explain;
   bool no_regions = false;
+  bool no_gradients = false;
   std::string format;
 };
 
 void explain(ExplainCliOptions opts, Context& context) {
   opts.explain.batch_size = opts.model.batch_size;
   opts.explain.regions = !opts.no_regions;
+  opts.explain.gradients = !opts.no_gradients;
+  // Attribution wants the model's own numbers and a backward pass, which the CPU bf16 fast path
+  // lacks: `auto` means fp32 here (fp16 on CUDA as elsewhere).
+  if (opts.model.run.precision == "auto" && opts.model.run.device == "cpu") {
+    opts.model.run.precision = "fp32";
+  }
   const auto scorers = open_scorers(opts.model, context);
   if (scorers.size() != 1) throw Error("--model", "explain takes one model");
   Scorer& scorer = *scorers[0];
@@ -38,12 +45,18 @@ void explain(ExplainCliOptions opts, Context& context) {
   const std::string format = opts.format.empty() ? resolve_format("", "") : opts.format;
   if (format == "table") {
     std::vector<std::vector<std::string>> rows = {{"WORD"}};
+    const bool gradients = !e.words.empty() && !e.words.front().gradient.empty();
     for (const std::string& c : e.columns) rows[0].push_back("DELTA_" + c);
+    if (gradients) {
+      for (const std::string& c : e.columns) rows[0].push_back("GRADxIN_" + c);
+    }
     rows.push_back({"(score)"});
     for (double v : e.score) rows.back().push_back(format_score(v));
+    if (gradients) rows.back().resize(rows[0].size());
     for (const WordAttribution& w : e.words) {
-      rows.push_back({w.word});
+      rows.push_back({w.word + (w.truncated ? " (truncated)" : "")});
       for (double v : w.delta) rows.back().push_back(format_score(v));
+      for (double v : w.gradient) rows.back().push_back(format_score(v));
     }
     std::string text = format_table(rows);
     std::string misaligned;
@@ -66,7 +79,9 @@ void explain(ExplainCliOptions opts, Context& context) {
 void add_explain(CLI::App& app, Context& context) {
   auto opts = std::make_shared<ExplainCliOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "explain", "Why an image scores as it does: per-word and per-region occlusion attributions");
+      "explain",
+      "Why an image scores as it does: per-word and per-region occlusion and gradient x input "
+      "attributions (here --precision auto = fp32 on CPU: gradients need a backward pass)");
   add_model_flags(*cmd, opts->model, /*allow_several_models=*/false);
   cmd->add_option("-p,--prompt", opts->prompt, "The prompt the image was generated from")
       ->required();
@@ -84,6 +99,10 @@ void add_explain(CLI::App& app, Context& context) {
   cmd->add_flag("--no-regions", opts->no_regions,
                 "Word attributions only: no occlusion map (one model call per word instead of "
                 "one per window) [default: off]");
+  cmd->add_flag("--no-gradients", opts->no_gradients,
+                "No gradient x input attributions (words and pixel map; they take one forward "
+                "and one backward pass per column, and a differentiable precision) "
+                "[default: off]");
   cmd->add_option("--format", opts->format,
                   "table (word deltas) or json (everything) [default: table on a terminal, "
                   "else json]")
