@@ -141,13 +141,18 @@ HtmlReport score_report_page(const ScoreReport& report, const std::vector<Ranked
     table.rows.push_back(std::move(cells));
     table.thumbnails.push_back(file_image(item.image));
   }
-  page.sections.emplace_back(std::move(table));
+  // The histogram and the grid first: a large run's table would bury them.
   if (!report.columns.empty()) page.sections.emplace_back(std::move(histogram));
 
   ReportGrid grid;
   grid.title = "Best of N per " + std::string(has_group ? "group" : "prompt") +
                (report.columns.empty() ? "" : " (by " + column_name(report.columns[0]) + ")");
   for (const RankedGroup& g : groups) {
+    if (grid.groups.size() == kReportMaxGridGroups) {
+      page.notes.push_back(grid.title + ": the first " + std::to_string(kReportMaxGridGroups) +
+                           " of " + std::to_string(groups.size()) + " groups are shown");
+      break;
+    }
     GridGroup out;
     out.title = g.group;
     for (const RankedItem& r : g.items) {
@@ -159,6 +164,7 @@ HtmlReport score_report_page(const ScoreReport& report, const std::vector<Ranked
     grid.groups.push_back(std::move(out));
   }
   page.sections.emplace_back(std::move(grid));
+  page.sections.emplace_back(std::move(table));
   return page;
 }
 

@@ -1,7 +1,8 @@
 // What the `--report FILE.html` page (html_report.h) of each command shows, built from the results
 // the command already printed, so that the page and the text output never disagree:
 //   score, rank  every row with its thumbnail (sortable), a histogram of the first score column,
-//                the best-of-N grid of each prompt or manifest group (best first, the best marked);
+//                the best-of-N grid of each prompt or manifest group (best first, the best marked;
+//                the first kReportMaxGridGroups groups);
 //   eval         the summary metrics, the tables of the report (accuracy by tie threshold and by
 //                condition; the per-prompt items of rankings), and per kind: pairs, the test and
 //                validation pairs and a histogram of score_0 - score_1; rankings, a histogram of
@@ -23,6 +24,8 @@
 
 namespace prefscore {
 
+// Groups shown in the best-of-N grid at most (the table has every row).
+constexpr std::size_t kReportMaxGridGroups = 200;
 // Near-duplicate pairs shown side by side at most, per kind (the JSON output has them all).
 constexpr std::size_t kReportMaxPairs = 500;
 
