@@ -171,6 +171,32 @@ TEST_CASE("eval rankcorr --report: the metrics, the rows and the histogram", "[c
   CHECK(count(dom, "<th>kendall_tau_b</th>") == 1);
 }
 
+TEST_CASE("eval pairs --report: accuracy by threshold, every pair and their differences",
+          "[cli][report]") {
+  const fs::path dir = prefscore::testing::fresh_temp_dir("cli_report_eval_pairs");
+  {
+    std::ofstream rows(dir / "pairs.jsonl");
+    const char* labels[] = {"0", "1", "tie"};
+    for (int i = 0; i < 6; ++i) {
+      rows << nlohmann::json{{"split", i < 3 ? "validation" : "test"},
+                             {"label", labels[i % 3]},
+                             {"score_0", 0.01 * i},
+                             {"score_1", 0.02}}
+                  .dump()
+           << "\n";
+    }
+  }
+  const fs::path page = dir / "pairs.html";
+  const auto r = run_prefscore("eval pairs " + (dir / "pairs.jsonl").string() +
+                               " --format json --report " + page.string());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string dom = chromium_dom(page);
+  // Tables: the summary, accuracy by the 11 official thresholds, the 6 pairs; one histogram.
+  CHECK(selftest(dom) == "pass images=0 tables=3 rows=17 svg=1 sorted=threshold");
+  CHECK(count(dom, "<th>test_accuracy</th>") == 1);
+}
+
 TEST_CASE("--report errors: an unwritable page keeps the main output; a shard is refused",
           "[cli][report]") {
   const std::string dir = prefscore::testing::fixture_image_dir("report_errors");

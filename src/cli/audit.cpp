@@ -119,7 +119,8 @@ void add_audit(CLI::App& app, Context& context) {
   cmd->add_option("-o,--output", opts->output, "Write here (atomically) instead of stdout");
   add_report_flag(*cmd, opts->report,
                   "the four scores, histograms of P(synthetic) and P(real), both per-image tables "
-                  "and the near-duplicate pairs side by side");
+                  "and the near-duplicate pairs side by side",
+                  /*thumbnails=*/true);
   cmd->callback([opts, &context] { audit(*opts, context); });
 }
 

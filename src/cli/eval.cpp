@@ -156,7 +156,8 @@ void add_common(CLI::App& cmd, EvalOptions& opts, const std::string& rows) {
       ->check(CLI::IsMember({"json", "table", "csv"}));
   add_report_flag(cmd, opts.report,
                   "the summary metrics, the report's tables and a histogram of the per-pair score "
-                  "differences (pairs), per-prompt values (rankings) or metric values (rankcorr)");
+                  "differences (pairs), per-prompt values (rankings) or metric values (rankcorr)",
+                  /*thumbnails=*/false);
 }
 
 void add_image_scoring(CLI::App& cmd, EvalOptions& opts) {

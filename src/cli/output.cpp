@@ -17,12 +17,18 @@ double now_seconds() {
 
 }  // namespace
 
-void add_report_flag(CLI::App& cmd, std::string& path, const std::string& what) {
+void add_report_flag(CLI::App& cmd, std::string& path, const std::string& what,
+                     bool thumbnails) {
+  const std::string limits = thumbnails ? "; thumbnails of the first " +
+                                              std::to_string(kReportMaxThumbnails) +
+                                              " image files, at most " +
+                                              std::to_string(kReportThumbnailSide) +
+                                              " pixels on their longer side"
+                                        : "";
   cmd.add_option("--report", path,
-                 "Also write a self-contained HTML page (FILE.html, viewable offline): " + what +
-                     "; thumbnails of the first " + std::to_string(kReportMaxThumbnails) +
-                     " image files, at most " + std::to_string(kReportThumbnailSide) +
-                     " pixels on their longer side [default: none]");
+                 "Also write a self-contained HTML page, viewable offline: " + what + limits +
+                     " [default: none]")
+      ->type_name("FILE.html");
 }
 
 void write_report(const std::string& path, const std::string& command, HtmlReport page,

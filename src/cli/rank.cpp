@@ -89,7 +89,8 @@ void add_rank(CLI::App& app, Context& context) {
   cmd->add_option("-o,--output", opts->output, "Write here (atomically) instead of stdout");
   add_report_flag(*cmd, opts->report,
                   "every image with its score and rank (sortable), a histogram of the scores "
-                  "and the best-of-N grid of each group, best first");
+                  "and the best-of-N grid of each group, best first",
+                  /*thumbnails=*/true);
   cmd->callback([opts, &context] { rank(*opts, context); });
 }
 

@@ -124,7 +124,8 @@ void add_score(CLI::App& app, Context& context) {
       ->check(CLI::PositiveNumber);
   add_report_flag(*cmd, opts->report,
                   "every image with its scores (sortable), a histogram of the first score "
-                  "column and the best-of-N grid of each prompt");
+                  "column and the best-of-N grid of each prompt",
+                  /*thumbnails=*/true);
   cmd->callback([opts, &context] { score(*opts, context); });
 }
 
