@@ -20,6 +20,7 @@ PACKAGES=(
   libdnnl-dev  # oneDNN headers: the CPU bf16 fast path (src/onednn_transformer.cpp); optional
   python3-torch  # scripts/convert_checkpoint.py and its test (tests/test_convert.cpp)
   python3-yaml  # tests/test_cli_shards.cpp parses scripts/k8s/score-indexed-job.yaml
+  chromium  # tests/test_cli_report.cpp renders the --report pages headless
   # The fuzz smoke of scripts/test.sh (scripts/fuzz.sh): clang and its libFuzzer and sanitizer
   # runtimes, which clang-14 only recommends (bookworm's clang is clang-14).
   clang libclang-rt-14-dev

@@ -40,10 +40,14 @@ cv::Mat gray_bytes(const Heatmap& map) {
   return gray;
 }
 
-void write_png(const std::string& path, const cv::Mat& mat) {
+std::string png_bytes(const std::string& label, const cv::Mat& mat) {
   std::vector<uchar> bytes;
-  if (!cv::imencode(".png", mat, bytes)) throw Error(path, "PNG encoding failed");
-  write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
+  if (!cv::imencode(".png", mat, bytes)) throw Error(label, "PNG encoding failed");
+  return std::string(bytes.begin(), bytes.end());
+}
+
+void write_png(const std::string& path, const cv::Mat& mat) {
+  write_file_atomic(path, png_bytes(path, mat));
 }
 
 }  // namespace
@@ -82,6 +86,11 @@ void write_heatmap_png(const std::string& path, const Heatmap& map) {
 }
 
 void write_heatmap_overlay_png(const std::string& path, const PilImage& image, const Heatmap& map) {
+  write_file_atomic(path, heatmap_overlay_png(image, map, path));
+}
+
+std::string heatmap_overlay_png(const PilImage& image, const Heatmap& map,
+                                const std::string& path) {
   check_size(path, map);
   if (image.width != map.width || image.height != map.height) {
     throw Error(path, "heatmap is " + std::to_string(map.width) + "x" + std::to_string(map.height) +
@@ -104,7 +113,20 @@ void write_heatmap_overlay_png(const std::string& path, const PilImage& image, c
       }
     }
   }
-  write_png(path, out);
+  return png_bytes(path, out);
+}
+
+std::string encode_png_rgb(const PilImage& image, const std::string& label) {
+  const PilImage rgb = image.mode == PilMode::kRGB ? image : convert_to_rgb(image);
+  cv::Mat bgr(rgb.height, rgb.width, CV_8UC3);
+  for (int r = 0; r < rgb.height; ++r) {
+    const uint8_t* src = rgb.pixels_u8.data() + static_cast<std::size_t>(r) * rgb.width * 3;
+    uint8_t* dst = bgr.ptr<uint8_t>(r);
+    for (int c = 0; c < rgb.width; ++c) {
+      for (int k = 0; k < 3; ++k) dst[3 * c + k] = src[3 * c + 2 - k];
+    }
+  }
+  return png_bytes(label, bgr);
 }
 
 }  // namespace prefscore

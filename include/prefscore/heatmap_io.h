@@ -35,5 +35,13 @@ void write_heatmap_png(const std::string& path, const Heatmap& map);
 // image's size; throws Error(path, ...) otherwise. The mean is taken in integers, halves rounded
 // up: (image + jet + 1) / 2.
 void write_heatmap_overlay_png(const std::string& path, const PilImage& image, const Heatmap& map);
+// The PNG bytes write_heatmap_overlay_png writes (e.g. to embed in an HTML report); errors name
+// `label`.
+std::string heatmap_overlay_png(const PilImage& image, const Heatmap& map,
+                                const std::string& label);
+
+// PNG bytes of `image` as convert("RGB") shows it (8-bit RGB); errors name `label`. The one PNG
+// encoder of the project: heatmap files and the thumbnails of HTML reports (html_report.h).
+std::string encode_png_rgb(const PilImage& image, const std::string& label);
 
 }  // namespace prefscore

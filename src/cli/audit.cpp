@@ -12,6 +12,7 @@
 #include "prefscore/embedding_cache.h"
 #include "prefscore/error.h"
 #include "prefscore/io.h"
+#include "prefscore/report_pages.h"
 
 namespace prefscore::cli {
 namespace {
@@ -24,6 +25,7 @@ struct AuditCliOptions {
   AuditOptions audit;
   std::string format = "json";
   std::string output;
+  std::string report;
 };
 
 void audit(AuditCliOptions opts, Context& context) {
@@ -50,6 +52,7 @@ void audit(AuditCliOptions opts, Context& context) {
     std::cerr << "prefscore: cache " << opts.cache << ": " << result.cache_hits
               << " image features read, " << result.images_encoded << " computed\n";
   }
+  const nlohmann::ordered_json report_json = audit_report_json(result);
   std::string text;
   if (opts.format == "table") {
     const AuditResult& r = result.result;
@@ -67,10 +70,10 @@ void audit(AuditCliOptions opts, Context& context) {
                          {"nearest_distance", format_score(r.mean_nearest_synthetic_distance),
                           "mean cosine distance of a real image to its nearest synthetic one"}});
   } else {
-    text = audit_report_json(result).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
-           "\n";
+    text = report_json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
   emit(text, opts.output);
+  write_report(opts.report, "audit", audit_report_page(report_json), context);
   report_skipped(result.skipped, context);
 }
 
@@ -114,6 +117,10 @@ void add_audit(CLI::App& app, Context& context) {
                   "scores) [default: json]")
       ->check(CLI::IsMember({"json", "table"}));
   cmd->add_option("-o,--output", opts->output, "Write here (atomically) instead of stdout");
+  add_report_flag(*cmd, opts->report,
+                  "the four scores, histograms of P(synthetic) and P(real), both per-image tables "
+                  "and the near-duplicate pairs side by side",
+                  /*thumbnails=*/true);
   cmd->callback([opts, &context] { audit(*opts, context); });
 }
 

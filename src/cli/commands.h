@@ -30,6 +30,7 @@ struct Context {
   // weights digests (weights-sha256/).
   std::string cache_dir;
   int exit_code = kExitOk;             // set by a command that finishes with a non-zero status
+  std::string command_line;            // argv joined by spaces, shown in --report pages
 };
 
 void add_models(CLI::App& app, Context& context);

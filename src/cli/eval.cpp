@@ -16,6 +16,7 @@
 #include "prefscore/image_scores.h"
 #include "prefscore/io.h"
 #include "prefscore/metrics.h"
+#include "prefscore/report_pages.h"
 #include "prefscore/score_output.h"
 
 namespace prefscore::cli {
@@ -25,6 +26,7 @@ struct EvalOptions {
   std::string input;
   std::string output;
   std::string format;
+  std::string report;
   bool strict = false;
   // rows that name images
   ModelFlags model;
@@ -96,6 +98,7 @@ bool score_eval_shard(const EvalOptions& opts,
   }
   const Shard shard = resolve_shard(opts.shard, context);
   if (!shard.active()) return false;
+  check_no_shard_report(opts.report);
   if (!opts.format.empty()) {
     throw Error("--format", "a shard writes a shard file (JSON lines) for `prefscore merge`");
   }
@@ -151,6 +154,10 @@ void add_common(CLI::App& cmd, EvalOptions& opts, const std::string& rows) {
   cmd.add_option("--format", opts.format,
                  "json, table or csv [default: table on a terminal, else json; csv for -o *.csv]")
       ->check(CLI::IsMember({"json", "table", "csv"}));
+  add_report_flag(cmd, opts.report,
+                  "the summary metrics, the report's tables and a histogram of the per-pair score "
+                  "differences (pairs), per-prompt values (rankings) or metric values (rankcorr)",
+                  /*thumbnails=*/false);
 }
 
 void add_image_scoring(CLI::App& cmd, EvalOptions& opts) {
@@ -218,7 +225,14 @@ void add_eval(CLI::App& app, Context& context) {
     if (pairs_opts->threshold_steps > 0) {
       options.thresholds = uniform_thresholds(pairs_opts->threshold_steps);
     }
-    print_report(evaluate_pair_file(pairs_opts->input, options), *pairs_opts, context);
+    const EvalReport report = evaluate_pair_file(pairs_opts->input, options);
+    print_report(report, *pairs_opts, context);
+    if (pairs_opts->report.empty()) return;
+    HtmlReport page = eval_report_page(report.json);
+    add_pair_file_sections(read_pair_file(pairs_opts->input, options.score_field,
+                                          /*strict=*/false, options.images),
+                           &page);
+    write_report(pairs_opts->report, "eval pairs", std::move(page), context);
   });
 
   auto rankings_opts = std::make_shared<EvalOptions>();
@@ -240,9 +254,11 @@ void add_eval(CLI::App& app, Context& context) {
     const auto images = image_scores(*rankings_opts, &ranking_file_images, context);
     const RankingStyle style =
         rankings_opts->style == "hpdv2" ? RankingStyle::kHpdv2 : RankingStyle::kImageReward;
-    print_report(evaluate_ranking_file(rankings_opts->input, style, rankings_opts->strict,
-                                       rankings_opts->bootstrap, images.get()),
-                 *rankings_opts, context);
+    const EvalReport report = evaluate_ranking_file(rankings_opts->input, style,
+                                                    rankings_opts->strict,
+                                                    rankings_opts->bootstrap, images.get());
+    print_report(report, *rankings_opts, context);
+    write_report(rankings_opts->report, "eval rankings", eval_report_page(report.json), context);
   });
 
   auto rankcorr_opts = std::make_shared<EvalOptions>();
@@ -250,8 +266,12 @@ void add_eval(CLI::App& app, Context& context) {
       "rankcorr", "Spearman and Kendall tau-b (with p-values) between a metric and human scores");
   add_common(*rankcorr, *rankcorr_opts, "{\"name\", \"metric\": x, \"human\": y}");
   rankcorr->callback([rankcorr_opts, &context] {
-    print_report(evaluate_rankcorr_file(rankcorr_opts->input, rankcorr_opts->strict),
-                 *rankcorr_opts, context);
+    const EvalReport report = evaluate_rankcorr_file(rankcorr_opts->input, rankcorr_opts->strict);
+    print_report(report, *rankcorr_opts, context);
+    if (rankcorr_opts->report.empty()) return;
+    HtmlReport page = eval_report_page(report.json);
+    add_rankcorr_file_sections(read_rankcorr_file(rankcorr_opts->input, /*strict=*/false), &page);
+    write_report(rankcorr_opts->report, "eval rankcorr", std::move(page), context);
   });
 }
 

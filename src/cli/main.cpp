@@ -93,6 +93,8 @@ int main(int argc, char** argv) {
   // bf16 peaked at 2.9 GB instead of 2.1 GB.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   Context context = resolve_context(argv[0]);
+  context.command_line = "prefscore";
+  for (int i = 1; i < argc; ++i) context.command_line += " " + std::string(argv[i]);
 
   CLI::App app{"prefscore " PREFSCORE_VERSION
                ": score AI-generated images with learned human-preference metrics "

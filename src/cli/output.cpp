@@ -17,6 +17,28 @@ double now_seconds() {
 
 }  // namespace
 
+void add_report_flag(CLI::App& cmd, std::string& path, const std::string& what,
+                     bool thumbnails) {
+  const std::string limits = thumbnails ? "; thumbnails of the first " +
+                                              std::to_string(kReportMaxThumbnails) +
+                                              " image files, at most " +
+                                              std::to_string(kReportThumbnailSide) +
+                                              " pixels on their longer side"
+                                        : "";
+  cmd.add_option("--report", path,
+                 "Also write a self-contained HTML page, viewable offline: " + what + limits +
+                     " [default: none]")
+      ->type_name("FILE.html");
+}
+
+void write_report(const std::string& path, const std::string& command, HtmlReport page,
+                  const Context& context) {
+  if (path.empty()) return;
+  page.title = "prefscore " + command;
+  page.command_line = context.command_line;
+  write_html_report(path, page);
+}
+
 std::string resolve_format(const std::string& requested, const std::string& output_path) {
   if (!requested.empty()) return requested;
   if (!output_path.empty()) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "prefscore/html_report.h"
 
 namespace prefscore::cli {
 
@@ -17,6 +18,14 @@ void emit(const std::string& text, const std::string& path);
 void print_skipped(const std::vector<std::string>& skipped);
 // print_skipped, and exit code 3 when anything was skipped.
 void report_skipped(const std::vector<std::string>& skipped, Context& context);
+// `--report FILE.html` on `cmd`; `what` says what the page shows, `thumbnails` whether it embeds
+// image files (the help then states the caps).
+void add_report_flag(CLI::App& cmd, std::string& path, const std::string& what, bool thumbnails);
+// Writes `page` (html_report.h) to `path`, titled "prefscore <command>" with the command line;
+// nothing when `path` is empty. Called after the main output is written, so that a report that
+// cannot be written (Error naming the file, exit 1) does not lose it.
+void write_report(const std::string& path, const std::string& command, HtmlReport page,
+                  const Context& context);
 // A progress line on stderr when it is a terminal: images done, images/s, ETA.
 class Progress {
  public:

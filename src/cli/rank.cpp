@@ -10,6 +10,7 @@
 #include "prefscore/io.h"
 #include "prefscore/ranking.h"
 #include "prefscore/ranking_output.h"
+#include "prefscore/report_pages.h"
 #include "shard_flags.h"
 
 namespace prefscore::cli {
@@ -25,6 +26,7 @@ struct RankOptions {
   bool force = false;
   std::string format;
   std::string output;
+  std::string report;
 };
 
 void rank(const RankOptions& opts, Context& context) {
@@ -34,6 +36,7 @@ void rank(const RankOptions& opts, Context& context) {
   const Shard shard = resolve_shard(opts.shard, context);
   if (shard.active()) {
     check_shard_output(opts.format, opts.output, opts.input);
+    check_no_shard_report(opts.report);
     if (!opts.copy_to.empty() || !opts.link_to.empty()) {
       throw Error(opts.copy_to.empty() ? "--link-to" : "--copy-to",
                   "a shard holds only part of each group: merge the shards, then export with "
@@ -62,6 +65,8 @@ void rank(const RankOptions& opts, Context& context) {
                   /*symlink=*/!opts.link_to.empty(), opts.force);
   }
   emit(text, opts.output);
+  write_report(opts.report, "rank", score_report_page(report, groups, /*rank_column=*/true),
+               context);
   report_skipped(report.skipped, context);
 }
 
@@ -82,6 +87,10 @@ void add_rank(CLI::App& app, Context& context) {
                   "table, jsonl or csv [default: table on a terminal, else jsonl]")
       ->check(CLI::IsMember({"table", "jsonl", "csv"}));
   cmd->add_option("-o,--output", opts->output, "Write here (atomically) instead of stdout");
+  add_report_flag(*cmd, opts->report,
+                  "every image with its score and rank (sortable), a histogram of the scores "
+                  "and the best-of-N grid of each group, best first",
+                  /*thumbnails=*/true);
   cmd->callback([opts, &context] { rank(*opts, context); });
 }
 

@@ -12,6 +12,8 @@
 #include "model_flags.h"
 #include "output.h"
 #include "prefscore/error.h"
+#include "prefscore/ranking.h"
+#include "prefscore/report_pages.h"
 #include "prefscore/score_output.h"
 #include "shard_flags.h"
 
@@ -26,6 +28,7 @@ struct ScoreOptions {
   std::string output;
   bool resume = false;
   std::size_t checkpoint_every = 16;
+  std::string report;
 };
 
 std::atomic<int> g_stop_signal{0};
@@ -38,7 +41,10 @@ extern "C" void request_stop(int signal) {
 
 void score(const ScoreOptions& opts, Context& context) {
   const Shard shard = resolve_shard(opts.shard, context);
-  if (shard.active()) check_shard_output(opts.format, opts.output, opts.input);
+  if (shard.active()) {
+    check_shard_output(opts.format, opts.output, opts.input);
+    check_no_shard_report(opts.report);
+  }
   const auto scorers = open_scorers(opts.model, context);
   const bool checkpointed = !opts.output.empty() && opts.input.pixels.empty();
   if (opts.resume && !checkpointed) {
@@ -86,6 +92,10 @@ void score(const ScoreOptions& opts, Context& context) {
                            : format_scores_jsonl(report),
        opts.output);
   if (checkpointed) std::filesystem::remove(checkpoint.partial_path);
+  write_report(opts.report, "score",
+               score_report_page(report, rank_candidates(report, /*column=*/0, /*top_k=*/0),
+                                 /*rank_column=*/false),
+               context);
   report_skipped(report.skipped, context);
 }
 
@@ -112,6 +122,10 @@ void add_score(CLI::App& app, Context& context) {
                   "Images per checkpoint of OUT.partial (fsync'ed; SIGINT/SIGTERM stop after the "
                   "next one, exit 130/143) [default: 16]")
       ->check(CLI::PositiveNumber);
+  add_report_flag(*cmd, opts->report,
+                  "every image with its scores (sortable), a histogram of the first score "
+                  "column and the best-of-N grid of each prompt",
+                  /*thumbnails=*/true);
   cmd->callback([opts, &context] { score(*opts, context); });
 }
 

@@ -52,6 +52,13 @@ void check_shard_output(const std::string& format, const std::string& output,
   if (!input.pixels.empty()) throw Error("--pixels", "cannot be sharded; give image files");
 }
 
+void check_no_shard_report(const std::string& report) {
+  if (report.empty()) return;
+  throw Error("--report", "a shard holds only part of the images, so its page would mislead; run "
+                          "without --shard (and without SLURM_ARRAY_TASK_ID/JOB_COMPLETION_INDEX) "
+                          "for a report");
+}
+
 std::string score_shard(const std::string& command, const Shard& shard, const InputFlags& input,
                         const std::vector<Scorer*>& scorers, int batch_size,
                         const std::vector<ScoreItem>& items, std::size_t top,

@@ -29,6 +29,9 @@ Shard resolve_shard(const ShardFlags& flags, const Context& context);
 // --pixels, before any model is loaded.
 void check_shard_output(const std::string& format, const std::string& output,
                         const InputFlags& input);
+// A shard holds part of the images, so its --report page would mislead: refused (Error) when
+// `report` is given.
+void check_no_shard_report(const std::string& report);
 
 // Scores this shard's part of `items` (the whole work list) and returns the shard file's text;
 // the shard's skipped items are reported on stderr (exit 3). `command` and `top` go in its header.
