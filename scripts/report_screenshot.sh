@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates docs/report-score.png and docs/report-audit.png: --report pages of `score` and
-# `audit` on the tiny test fixture models (tests/data), photographed by headless Chromium at
+# Regenerates docs/report-score.png, docs/report-audit.png and docs/report-explain.png: --report
+# pages of `score`, `audit` and `explain` on the tiny test fixture models (tests/data), photographed by headless Chromium at
 # 1280x1400. The scores are those of random tiny models, so only the layout means anything.
 # Usage: bash scripts/report_screenshot.sh   (after a build into build/, or PREFSCORE_BUILD_DIR)
 set -euo pipefail
@@ -37,9 +37,11 @@ cp "$WORK/real/${IMAGES[3]}" "$WORK/synthetic/s3.jpg"
   --report "$WORK/score.html" >/dev/null)
 (cd "$WORK" && "$BIN" audit "${TINY[@]}" --real real --synthetic synthetic --folds 2 \
   --report "$WORK/audit.html" >/dev/null)
+(cd "$WORK" && "$BIN" explain "${TINY[@]}" -p "a photo of an astronaut riding a horse" \
+  images/img3_astronaut_512x512.jpg --report "$WORK/explain.html" >/dev/null)
 
 mkdir -p "$ROOT/docs"
-for page in score audit; do
+for page in score audit explain; do
   HOME="$WORK" timeout 120 chromium --headless=new --no-sandbox --disable-gpu \
     --disable-dev-shm-usage --user-data-dir="$WORK/profile" --hide-scrollbars \
     --window-size=1280,1400 --screenshot="$ROOT/docs/report-$page.png" \

@@ -1,9 +1,12 @@
 #include "prefscore/explain_output.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "prefscore/error.h"
+#include "prefscore/heatmap_io.h"
+#include "prefscore/image.h"
 #include "prefscore/io.h"
 #include "prefscore/safetensors.h"
 
@@ -59,7 +62,99 @@ void write_maps(const std::string& stem, const std::string& kind, const Explanat
   }
 }
 
+// The overlay of write_heatmap_overlay_png, made at most `side` pixels on its longer side: the
+// image shrunk as a thumbnail is (Pillow bicubic), the map sampled at the centre of each shrunk
+// pixel (nearest neighbour).
+std::string small_overlay_png(const PilImage& image, const Heatmap& map, int side,
+                              const std::string& label) {
+  const int longer = std::max(image.width, image.height);
+  if (longer <= side) return heatmap_overlay_png(image, map, label);
+  const double scale = static_cast<double>(side) / longer;
+  const int width = std::max(1, static_cast<int>(std::lround(image.width * scale)));
+  const int height = std::max(1, static_cast<int>(std::lround(image.height * scale)));
+  Heatmap small{width, height, std::vector<float>(static_cast<std::size_t>(width) * height)};
+  for (int r = 0; r < height; ++r) {
+    const int v = std::min(map.height - 1, static_cast<int>((r + 0.5) * map.height / height));
+    for (int c = 0; c < width; ++c) {
+      const int u = std::min(map.width - 1, static_cast<int>((c + 0.5) * map.width / width));
+      small.values[static_cast<std::size_t>(r) * width + c] =
+          map.values[static_cast<std::size_t>(v) * map.width + u];
+    }
+  }
+  return heatmap_overlay_png(pil_resize_bicubic(convert_to_rgb(image), width, height), small,
+                             label);
+}
+
 }  // namespace
+
+HtmlReport explanation_report_page(const Explanation& e, const std::string& model,
+                                   const ExplainOptions& options, int figure_side) {
+  HtmlReport page;
+  page.summary = {{"image", e.image}, {"prompt", e.prompt}, {"model", model}};
+  for (std::size_t c = 0; c < e.columns.size(); ++c) {
+    const std::string suffix = e.columns.size() > 1 ? " (" + e.columns[c] + ")" : "";
+    page.summary.emplace_back("score" + suffix, format_score(e.score[c]));
+    std::string words;
+    for (const std::string& w : misaligned_words(e, c)) words += (words.empty() ? "" : ", ") + w;
+    page.summary.emplace_back("misaligned-word candidates" + suffix,
+                              words.empty() ? "none" : words);
+  }
+  if (!e.word_gradient_note.empty()) {
+    page.notes.push_back("No word gradients: " + e.word_gradient_note + ".");
+  }
+  page.notes.push_back(
+      "Overlays show max(value, 0) / max(value): the regions that raised the score, brightest "
+      "= 1. Occlusion: score change when a " +
+      std::to_string(options.window) + " px window (stride " + std::to_string(options.stride) +
+      " px, model-input pixels) is set to the mean colour. Gradient x input: d score / d pixel "
+      "times the pixel, summed over channels.");
+
+  ReportFigures figures;
+  figures.title = "Where the score comes from";
+  for (std::size_t c = 0; c < e.columns.size(); ++c) {
+    ReportFigure figure;
+    figure.caption = e.columns.size() > 1 ? e.columns[c] : model;
+    figure.images.push_back(file_image(e.image, "image"));
+    if (c < e.image_maps.size()) {
+      figure.images.push_back(png_image(
+          small_overlay_png(e.decoded, positive_part_normalized(e.image_maps[c]), figure_side,
+                            e.image),
+          "occlusion"));
+    }
+    if (c < e.gradient_image_maps.size()) {
+      figure.images.push_back(png_image(
+          small_overlay_png(e.decoded, positive_part_normalized(e.gradient_image_maps[c]),
+                            figure_side, e.image),
+          "gradient x input"));
+    }
+    figures.figures.push_back(std::move(figure));
+  }
+  page.sections.emplace_back(std::move(figures));
+
+  ReportTable words;
+  words.title = "Words (delta = score - score without the word)";
+  words.columns = {{"index", ColumnKind::kNumber}, {"word", ColumnKind::kText}};
+  const bool gradients = !e.words.empty() && !e.words.front().gradient.empty();
+  for (const std::string& c : e.columns) words.columns.push_back({"delta " + c, ColumnKind::kNumber});
+  if (gradients) {
+    words.columns.push_back({"tokens", ColumnKind::kNumber});
+    for (const std::string& c : e.columns) {
+      words.columns.push_back({"gradient x input " + c, ColumnKind::kNumber});
+    }
+  }
+  for (const WordAttribution& w : e.words) {
+    std::vector<ReportCell> row = {count_cell(static_cast<long long>(w.index)),
+                                   text_cell(w.word + (w.truncated ? " (truncated)" : ""))};
+    for (double v : w.delta) row.push_back(number_cell(v));
+    if (gradients) {
+      row.push_back(count_cell(w.tokens));
+      for (double v : w.gradient) row.push_back(number_cell(v));
+    }
+    words.rows.push_back(std::move(row));
+  }
+  page.sections.emplace_back(std::move(words));
+  return page;
+}
 
 nlohmann::ordered_json explanation_json(const Explanation& e, const std::string& model,
                                         const ExplainOptions& options,

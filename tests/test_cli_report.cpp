@@ -1,5 +1,5 @@
 // `--report FILE.html` end to end on the tiny fixture models: pages made by `score`, `rank`,
-// `audit` and `eval` opened in headless Chromium (Debian's `chromium`) at #selftest, where the
+// `audit`, `eval` and `explain` opened in headless Chromium (Debian's `chromium`) at #selftest, where the
 // page sorts its first table, counts its images, tables and histograms and records any script
 // error into <html data-selftest>; and the errors (a report that cannot be written keeps the main
 // output; --report with --shard is refused).
@@ -195,6 +195,29 @@ TEST_CASE("eval pairs --report: accuracy by threshold, every pair and their diff
   // Tables: the summary, accuracy by the 11 official thresholds, the 6 pairs; one histogram.
   CHECK(selftest(dom) == "pass images=0 tables=3 rows=17 svg=1 sorted=threshold");
   CHECK(count(dom, "<th>test_accuracy</th>") == 1);
+}
+
+TEST_CASE("explain --report: the image beside its two overlays, and the word table",
+          "[cli][report]") {
+  const fs::path dir = prefscore::testing::fresh_temp_dir("cli_report_explain");
+  const fs::path page = dir / "explain.html";
+  const auto r = run_prefscore("explain " + kTiny + " -p 'a red <b>cat</b>' " +
+                               data_path("pipeline/inputs/img0_rgb_300x200.png") +
+                               " --window 112 --stride 112 --format json --report " +
+                               page.string());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j["files"] == nlohmann::json::array({page.string()}));
+  const std::string dom = chromium_dom(page);
+  // Images: the image, its occlusion overlay and its gradient overlay (one column); tables: the
+  // summary and the 3 words, sorted by their first number column, the word index.
+  CHECK(selftest(dom) == "pass images=3 tables=2 rows=3 svg=0 sorted=index");
+  CHECK(count(dom, "<figcaption>occlusion</figcaption>") == 1);
+  CHECK(count(dom, "<figcaption>gradient x input</figcaption>") == 1);
+  CHECK(count(dom, "&lt;b&gt;cat&lt;/b&gt;") >= 2);  // in the summary and the word table
+  CHECK(count(dom, "<b>cat") == 0);
+  CHECK(count(dom, "misaligned-word candidates") == 1);
 }
 
 TEST_CASE("--report errors: an unwritable page keeps the main output; a shard is refused",

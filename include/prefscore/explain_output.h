@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "prefscore/explain.h"
+#include "prefscore/html_report.h"
 
 namespace prefscore {
 
@@ -40,6 +41,14 @@ std::vector<std::string> misaligned_words(const Explanation& e, std::size_t colu
 
 // max(v, 0) / max over the map of v; all zeros when no value is positive.
 Heatmap positive_part_normalized(const Heatmap& map);
+
+// The `--report FILE.html` page (html_report.h): a summary (image, prompt, model, score and the
+// misaligned-word candidates per column), per column a figure of the image with its occlusion and
+// gradient overlays (as in the PNG files, shrunk to `figure_side` pixels on the longer side), and
+// the word table (delta and gradient x input per column; sortable).
+HtmlReport explanation_report_page(const Explanation& e, const std::string& model,
+                                   const ExplainOptions& options,
+                                   int figure_side = kReportFigureSide);
 
 // Writes the files above into `dir` (created when needed) and returns their paths, JSON last.
 std::vector<std::string> write_explanation(const Explanation& e, const std::string& model,

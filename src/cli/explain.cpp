@@ -23,6 +23,7 @@ struct ExplainCliOptions {
   bool no_regions = false;
   bool no_gradients = false;
   std::string format;
+  std::string report;
 };
 
 void explain(ExplainCliOptions opts, Context& context) {
@@ -42,6 +43,11 @@ void explain(ExplainCliOptions opts, Context& context) {
   if (!opts.output_dir.empty()) {
     files = write_explanation(e, scorer.model_name(), opts.explain, opts.output_dir);
   }
+  // After the -o files: a report that cannot be written fails the run (exit 1, the error names
+  // the file) without losing them.
+  write_report(opts.report, "explain",
+               explanation_report_page(e, scorer.model_name(), opts.explain), context);
+  if (!opts.report.empty()) files.push_back(opts.report);
   const std::string format = opts.format.empty() ? resolve_format("", "") : opts.format;
   if (format == "table") {
     std::vector<std::vector<std::string>> rows = {{"WORD"}};
@@ -103,6 +109,10 @@ void add_explain(CLI::App& app, Context& context) {
                 "No gradient x input attributions (words and pixel map; they take one forward "
                 "and one backward pass per column, and a differentiable precision) "
                 "[default: off]");
+  add_report_flag(*cmd, opts->report,
+                  "the image beside its occlusion and gradient overlays (per column) and the "
+                  "sortable word table",
+                  /*thumbnails=*/true);
   cmd->add_option("--format", opts->format,
                   "table (word deltas) or json (everything) [default: table on a terminal, "
                   "else json]")
