@@ -90,6 +90,10 @@ void add_audit(CLI::App& app, Context& context) {
                   "Folder of synthetic images (searched recursively)")
       ->required();
   add_model_flags(*cmd, opts->model, /*allow_several_models=*/false);
+  // Only the image tower runs: no prompt, so no MPS condition and no prompt-length limit.
+  for (const char* unused : {"--condition", "--max-prompt-bytes"}) {
+    cmd->remove_option(cmd->get_option(unused));
+  }
   cmd->add_option("--cache", opts->cache,
                   "Image-embedding cache folder, shared with score/rank: images seen before with "
                   "the same model and settings skip the image tower [default: none]");
