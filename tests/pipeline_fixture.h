@@ -50,7 +50,7 @@ inline std::filesystem::path copied_image_folder(const std::string& name, int co
 inline float pipeline_expected(const std::string& name, int64_t flat_index) {
   static const auto file = SafetensorsFile::open(data_path("pipeline/expected.safetensors"));
   const auto& info = file.at(name);
-  return reinterpret_cast<const float*>(file.data(info))[flat_index];
+  return copy_values<float>(file.data(info) + flat_index * sizeof(float), 1)[0];
 }
 
 }  // namespace prefscore::testing

@@ -154,7 +154,9 @@ TEST_CASE("embed --pixels writes the official image embeddings", "[cli]") {
   writer.write(px_path);
 
   const auto want = expected.at("openclip.image_embeds");
-  const float* want_data = reinterpret_cast<const float*>(expected.data(want));
+  const std::vector<float> want_values =
+      prefscore::testing::copy_values<float>(expected.data(want), 128);
+  const float* want_data = want_values.data();
   for (const std::string weights :
        {data_path("models/hf"), data_path("models/openclip/open_clip_model.safetensors"),
         data_path("models/mps")}) {
@@ -166,8 +168,9 @@ TEST_CASE("embed --pixels writes the official image embeddings", "[cli]") {
     const auto got = prefscore::SafetensorsFile::open(out);
     const auto& emb = got.at("image_embeds");
     REQUIRE(emb.shape == std::vector<int64_t>{4, 32});
-    prefscore::testing::require_allclose(reinterpret_cast<const float*>(got.data(emb)), want_data,
-                                         128, 1e-5, 0, "embed CLI image_embeds " + weights);
+    prefscore::testing::require_allclose(
+        prefscore::testing::copy_values<float>(got.data(emb), 128).data(), want_data, 128, 1e-5,
+        0, "embed CLI image_embeds " + weights);
     CHECK(got.metadata().at("layout") == (weights == data_path("models/hf") ? "huggingface"
                                           : weights == data_path("models/mps") ? "mps" : "open_clip"));
   }
@@ -376,8 +379,10 @@ TEST_CASE("embed --image --text: files and strings to the official embeddings", 
   const auto& txt = got.at("text_embeds");
   REQUIRE(img.shape == std::vector<int64_t>{2, 32});
   REQUIRE(txt.shape == std::vector<int64_t>{2, 32});
-  const float* img_data = reinterpret_cast<const float*>(got.data(img));
-  const float* txt_data = reinterpret_cast<const float*>(got.data(txt));
+  const std::vector<float> img_values = prefscore::testing::copy_values<float>(got.data(img), 64);
+  const std::vector<float> txt_values = prefscore::testing::copy_values<float>(got.data(txt), 64);
+  const float* img_data = img_values.data();
+  const float* txt_data = txt_values.data();
   // hf.image_embeds.hf_pixels rows 0 and 3 (CLIPImageProcessor pixels); hf.text_embeds rows 0, 1.
   std::vector<float> want_img, want_txt;
   for (int64_t i : {0, 3}) {

@@ -22,6 +22,7 @@ namespace {
 
 using namespace prefscore;
 using prefscore::testing::data_path;
+using prefscore::testing::copy_values;
 using prefscore::testing::require_allclose;
 
 // One uint8 step of a normalized value is 1 / (255 * std): at least 0.0142 (the acceptance
@@ -63,9 +64,10 @@ double require_u8_close(const PilImage& got, const SafetensorsFile& file, const 
 
 double require_pixel_values(const PixelValues& got, const SafetensorsFile& file,
                             const std::string& name, double atol) {
-  const auto* want = reinterpret_cast<const float*>(
-      tensor_data(file, name, DType::kF32, {got.channels, got.height, got.width}));
-  return require_allclose(got.chw.data(), want, got.chw.size(), atol, 0.0, name);
+  const std::vector<float> want = copy_values<float>(
+      tensor_data(file, name, DType::kF32, {got.channels, got.height, got.width}),
+      got.chw.size());
+  return require_allclose(got.chw.data(), want.data(), got.chw.size(), atol, 0.0, name);
 }
 
 std::string stem_of(const std::string& file) { return file.substr(0, file.rfind('.')); }
@@ -577,9 +579,10 @@ TEST_CASE("files: errors name the path; a batch skips bad files and records it",
   REQUIRE(written.metadata().at("pipeline") == "hpsv2");
   REQUIRE(written.metadata().at("files") == nlohmann::json({good, good}).dump());
   REQUIRE(nlohmann::json::parse(written.metadata().at("skipped")).size() == 2);
-  const auto* first = reinterpret_cast<const float*>(written.data(written.at("pixel_values")));
   const PixelValues want = preprocess_file(good, hpsv2);
-  require_allclose(first, want.chw.data(), want.chw.size(), 0.0, 0.0, "batch[0]");
+  const std::vector<float> first =
+      copy_values<float>(written.data(written.at("pixel_values")), want.chw.size());
+  require_allclose(first.data(), want.chw.data(), want.chw.size(), 0.0, 0.0, "batch[0]");
   PreprocessedBatch empty;
   REQUIRE_THROWS_WITH(write_pixel_values(out, empty, hpsv2),
                       out + ": no image could be preprocessed (0 skipped); nothing written");

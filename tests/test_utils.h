@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -16,6 +17,7 @@
 #include <cstddef>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "prefscore/error.h"
 
@@ -31,6 +33,15 @@ inline std::filesystem::path fresh_temp_dir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// `count` values of type T copied out of a safetensors tensor's bytes: the format does not align
+// tensor data, so reading a T* into the file can be a misaligned load (UBSan reports it).
+template <typename T>
+std::vector<T> copy_values(const std::byte* data, std::size_t count) {
+  std::vector<T> out(count);
+  if (count > 0) std::memcpy(out.data(), data, count * sizeof(T));
+  return out;
 }
 
 // Checks |got[i] - want[i]| <= atol + rtol * |want[i]| for every i, reports the first violation and
