@@ -296,6 +296,9 @@ TEST_CASE("gradient x input equals finite differences of the score", "[explain]"
     return head(text_embeds, clip.encode_image(pixels * (1 + t * in_square)).embeds);
   });
   INFO("total " << total << " vs " << d_total << "; square " << square << " vs " << d_square);
+  WARN(card << ": pixel sums, relative difference to finite differences: total "
+            << std::abs(total - d_total) / std::abs(d_total) << ", square "
+            << std::abs(square - d_square) / std::abs(d_square));
   REQUIRE(total == Approx(d_total).epsilon(1e-5));
   REQUIRE(square == Approx(d_square).epsilon(1e-5));
   REQUIRE(std::abs(d_square) > 1e-6);  // the check is not vacuous
@@ -314,6 +317,8 @@ TEST_CASE("gradient x input equals finite differences of the score", "[explain]"
                   image_embeds);
     });
     INFO("word " << word << ": " << e.words[word].gradient[0] << " vs " << d_word);
+    WARN(card << ": word " << word << " relative difference to finite differences "
+              << std::abs(e.words[word].gradient[0] - d_word) / std::abs(d_word));
     REQUIRE(e.words[word].gradient[0] == Approx(d_word).epsilon(1e-5));
     REQUIRE(std::abs(d_word) > 1e-6);
     REQUIRE(e.words[word].tokens == 1);
