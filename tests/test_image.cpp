@@ -237,17 +237,18 @@ TEST_CASE("Pillow resize in every mode (random images, up- and downscaling)", "[
     image.bands = static_cast<int>(in.shape[2]);
     const auto* bytes = reinterpret_cast<const uint8_t*>(cases.data(in));
     if (image.mode == PilMode::kI) {
-      const auto* values = reinterpret_cast<const int32_t*>(bytes);
-      image.pixels_i32.assign(values, values + in.numel());
+      image.pixels_i32 = copy_values<int32_t>(cases.data(in), static_cast<std::size_t>(in.numel()));
     } else {
       image.pixels_u8.assign(bytes, bytes + in.numel());
     }
     const PilImage resized =
         pil_resize_bicubic(image, static_cast<int>(out.shape[1]), static_cast<int>(out.shape[0]));
     if (image.mode == PilMode::kI) {
-      const auto* want = reinterpret_cast<const int32_t*>(cases.data(out));
       REQUIRE(resized.pixels_i32.size() == static_cast<std::size_t>(out.numel()));
-      require_allclose(resized.pixels_i32.data(), want, resized.pixels_i32.size(), 0.0, 0.0, name);
+      const std::vector<int32_t> want =
+          copy_values<int32_t>(cases.data(out), resized.pixels_i32.size());
+      require_allclose(resized.pixels_i32.data(), want.data(), resized.pixels_i32.size(), 0.0, 0.0,
+                       name);
     } else {
       require_u8_close(resized, cases, name + "/output", /*max_levels=*/0);
     }
