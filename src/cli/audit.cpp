@@ -73,7 +73,8 @@ void audit(AuditCliOptions opts, Context& context) {
     text = report_json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
   emit(text, opts.output);
-  write_report(opts.report, "audit", audit_report_page(report_json), context);
+  write_report(
+      opts.report, "audit", [&] { return audit_report_page(report_json); }, context);
   report_skipped(result.skipped, context);
 }
 

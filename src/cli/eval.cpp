@@ -227,12 +227,16 @@ void add_eval(CLI::App& app, Context& context) {
     }
     const EvalReport report = evaluate_pair_file(pairs_opts->input, options);
     print_report(report, *pairs_opts, context);
-    if (pairs_opts->report.empty()) return;
-    HtmlReport page = eval_report_page(report.json);
-    add_pair_file_sections(read_pair_file(pairs_opts->input, options.score_field,
-                                          /*strict=*/false, options.images),
-                           &page);
-    write_report(pairs_opts->report, "eval pairs", std::move(page), context);
+    write_report(
+        pairs_opts->report, "eval pairs",
+        [&] {
+          HtmlReport page = eval_report_page(report.json);
+          add_pair_file_sections(read_pair_file(pairs_opts->input, options.score_field,
+                                                /*strict=*/false, options.images),
+                                 &page);
+          return page;
+        },
+        context);
   });
 
   auto rankings_opts = std::make_shared<EvalOptions>();
@@ -258,7 +262,9 @@ void add_eval(CLI::App& app, Context& context) {
                                                     rankings_opts->strict,
                                                     rankings_opts->bootstrap, images.get());
     print_report(report, *rankings_opts, context);
-    write_report(rankings_opts->report, "eval rankings", eval_report_page(report.json), context);
+    write_report(
+        rankings_opts->report, "eval rankings", [&] { return eval_report_page(report.json); },
+        context);
   });
 
   auto rankcorr_opts = std::make_shared<EvalOptions>();
@@ -268,10 +274,15 @@ void add_eval(CLI::App& app, Context& context) {
   rankcorr->callback([rankcorr_opts, &context] {
     const EvalReport report = evaluate_rankcorr_file(rankcorr_opts->input, rankcorr_opts->strict);
     print_report(report, *rankcorr_opts, context);
-    if (rankcorr_opts->report.empty()) return;
-    HtmlReport page = eval_report_page(report.json);
-    add_rankcorr_file_sections(read_rankcorr_file(rankcorr_opts->input, /*strict=*/false), &page);
-    write_report(rankcorr_opts->report, "eval rankcorr", std::move(page), context);
+    write_report(
+        rankcorr_opts->report, "eval rankcorr",
+        [&] {
+          HtmlReport page = eval_report_page(report.json);
+          add_rankcorr_file_sections(read_rankcorr_file(rankcorr_opts->input, /*strict=*/false),
+                                     &page);
+          return page;
+        },
+        context);
   });
 }
 

@@ -45,8 +45,9 @@ void explain(ExplainCliOptions opts, Context& context) {
   }
   // After the -o files: a report that cannot be written fails the run (exit 1, the error names
   // the file) without losing them.
-  write_report(opts.report, "explain",
-               explanation_report_page(e, scorer.model_name(), opts.explain), context);
+  write_report(
+      opts.report, "explain",
+      [&] { return explanation_report_page(e, scorer.model_name(), opts.explain); }, context);
   if (!opts.report.empty()) files.push_back(opts.report);
   const std::string format = opts.format.empty() ? resolve_format("", "") : opts.format;
   if (format == "table") {

@@ -31,9 +31,10 @@ void add_report_flag(CLI::App& cmd, std::string& path, const std::string& what,
       ->type_name("FILE.html");
 }
 
-void write_report(const std::string& path, const std::string& command, HtmlReport page,
-                  const Context& context) {
+void write_report(const std::string& path, const std::string& command,
+                  const std::function<HtmlReport()>& make_page, const Context& context) {
   if (path.empty()) return;
+  HtmlReport page = make_page();
   page.title = "prefscore " + command;
   page.command_line = context.command_line;
   write_html_report(path, page);

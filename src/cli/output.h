@@ -2,6 +2,7 @@
 // for or chosen from the destination; and how skipped inputs are reported.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,11 +22,12 @@ void report_skipped(const std::vector<std::string>& skipped, Context& context);
 // `--report FILE.html` on `cmd`; `what` says what the page shows, `thumbnails` whether it embeds
 // image files (the help then states the caps).
 void add_report_flag(CLI::App& cmd, std::string& path, const std::string& what, bool thumbnails);
-// Writes `page` (html_report.h) to `path`, titled "prefscore <command>" with the command line;
-// nothing when `path` is empty. Called after the main output is written, so that a report that
+// Writes the page `make_page` builds (html_report.h) to `path`, titled "prefscore <command>" with
+// the command line; when `path` is empty, nothing: the page is not even built (a run without
+// --report pays nothing for it). Called after the main output is written, so that a report that
 // cannot be written (Error naming the file, exit 1) does not lose it.
-void write_report(const std::string& path, const std::string& command, HtmlReport page,
-                  const Context& context);
+void write_report(const std::string& path, const std::string& command,
+                  const std::function<HtmlReport()>& make_page, const Context& context);
 // A progress line on stderr when it is a terminal: images done, images/s, ETA.
 class Progress {
  public:

@@ -65,8 +65,9 @@ void rank(const RankOptions& opts, Context& context) {
                   /*symlink=*/!opts.link_to.empty(), opts.force);
   }
   emit(text, opts.output);
-  write_report(opts.report, "rank", score_report_page(report, groups, /*rank_column=*/true),
-               context);
+  write_report(
+      opts.report, "rank",
+      [&] { return score_report_page(report, groups, /*rank_column=*/true); }, context);
   report_skipped(report.skipped, context);
 }
 

@@ -92,10 +92,13 @@ void score(const ScoreOptions& opts, Context& context) {
                            : format_scores_jsonl(report),
        opts.output);
   if (checkpointed) std::filesystem::remove(checkpoint.partial_path);
-  write_report(opts.report, "score",
-               score_report_page(report, rank_candidates(report, /*column=*/0, /*top_k=*/0),
-                                 /*rank_column=*/false),
-               context);
+  write_report(
+      opts.report, "score",
+      [&] {
+        return score_report_page(report, rank_candidates(report, /*column=*/0, /*top_k=*/0),
+                                 /*rank_column=*/false);
+      },
+      context);
   report_skipped(report.skipped, context);
 }
 
