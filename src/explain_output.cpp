@@ -67,11 +67,11 @@ void write_maps(const std::string& stem, const std::string& kind, const Explanat
 // pixel (nearest neighbour).
 std::string small_overlay_png(const PilImage& image, const Heatmap& map, int side,
                               const std::string& label) {
-  const int longer = std::max(image.width, image.height);
-  if (longer <= side) return heatmap_overlay_png(image, map, label);
-  const double scale = static_cast<double>(side) / longer;
-  const int width = std::max(1, static_cast<int>(std::lround(image.width * scale)));
-  const int height = std::max(1, static_cast<int>(std::lround(image.height * scale)));
+  const ImageSize size = report_image_size(image.width, image.height, side);
+  if (size.width == image.width && size.height == image.height) {
+    return heatmap_overlay_png(image, map, label);
+  }
+  const int width = size.width, height = size.height;
   Heatmap small{width, height, std::vector<float>(static_cast<std::size_t>(width) * height)};
   for (int r = 0; r < height; ++r) {
     const int v = std::min(map.height - 1, static_cast<int>((r + 0.5) * map.height / height));

@@ -315,14 +315,19 @@ std::string base64_encode(std::string_view bytes) {
   return out;
 }
 
+ImageSize report_image_size(int width, int height, int max_side) {
+  const int longer = std::max(width, height);
+  if (longer <= max_side) return ImageSize{width, height};
+  const double scale = static_cast<double>(max_side) / longer;
+  return ImageSize{std::max(1, static_cast<int>(std::lround(width * scale))),
+                   std::max(1, static_cast<int>(std::lround(height * scale)))};
+}
+
 std::string thumbnail_png(const std::string& path, int max_side) {
   const PilImage rgb = convert_to_rgb(load_image(path));
-  const int longer = std::max(rgb.width, rgb.height);
-  if (longer <= max_side) return encode_png_rgb(rgb, path);
-  const double scale = static_cast<double>(max_side) / longer;
-  const int width = std::max(1, static_cast<int>(std::lround(rgb.width * scale)));
-  const int height = std::max(1, static_cast<int>(std::lround(rgb.height * scale)));
-  return encode_png_rgb(pil_resize_bicubic(rgb, width, height), path);
+  const ImageSize size = report_image_size(rgb.width, rgb.height, max_side);
+  if (size.width == rgb.width && size.height == rgb.height) return encode_png_rgb(rgb, path);
+  return encode_png_rgb(pil_resize_bicubic(rgb, size.width, size.height), path);
 }
 
 std::string render_html_report(const HtmlReport& report, const HtmlReportOptions& options) {

@@ -22,6 +22,8 @@
 #include <variant>
 #include <vector>
 
+#include "prefscore/image.h"
+
 namespace prefscore {
 
 // Thumbnails are shrunk to this many pixels on their longer side (never enlarged).
@@ -141,6 +143,10 @@ struct HtmlReportOptions {
 // and with invalid UTF-8 bytes replaced by U+FFFD.
 std::string html_escape(std::string_view text);
 std::string base64_encode(std::string_view bytes);
+
+// The size an image of width x height is shown at: shrunk so that its longer side is at most
+// `max_side` pixels (aspect kept, rounded, at least 1 pixel), never enlarged.
+ImageSize report_image_size(int width, int height, int max_side);
 
 // PNG bytes of the image file shrunk (Pillow bicubic) to at most `max_side` pixels on its longer
 // side, aspect kept, as RGB (alpha and palettes dropped). Throws Error(path, reason) when the file
