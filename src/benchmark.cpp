@@ -108,20 +108,24 @@ namespace {
 
 // The GEMM peak, measured in rounds that can be interleaved with the model's calls. In CPU bf16
 // with oneDNN it is oneDNN's GEMM on prepacked weights, the kernel the model runs, which is faster
-// than at::linear (that reorders the weights on every call); otherwise at::linear, what fp32 runs.
+// than at::linear (that reorders the weights on every call); with --precision int8 the same for
+// oneDNN's int8 GEMM (GOP/s); otherwise at::linear, what fp32 runs.
 class GemmProbe {
  public:
   explicit GemmProbe(const RunOptions& run) {
     const auto opts = torch::TensorOptions().dtype(run.dtype).device(run.device);
     const bool onednn =
         run.device.is_cpu() && run.dtype == c10::kBFloat16 && OnednnTransformer::available();
-    kernel_ = onednn ? "onednn_prepacked" : "at::linear";
+    const LinearPrecision precision =
+        run.int8_image_linears ? LinearPrecision::kInt8 : LinearPrecision::kBf16;
+    kernel_ = !onednn ? "at::linear" : run.int8_image_linears ? "onednn_prepacked_int8"
+                                                              : "onednn_prepacked";
     // [M, K] x [K, N]: ViT-H's MLP layers for 8 and 4 images of 257 tokens.
     for (const auto& [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{2056, 1280, 5120},
                                   {2056, 5120, 1280},
                                   {1028, 1280, 5120}}) {
       if (onednn) {
-        gemms_.push_back(std::make_unique<OnednnGemm>(m, k, n));
+        gemms_.push_back(std::make_unique<OnednnGemm>(m, k, n, precision));
       } else {
         operands_.push_back({torch::randn({m, k}, opts), torch::randn({n, k}, opts)});
       }

@@ -32,10 +32,23 @@ ClipModel::ClipModel(const ClipArchitecture& arch, Weights& w)
   txt_proj_ = w.get(WeightId::kTextProj, {e, tw});
   text_blocks_ = load_blocks(w, Tower::kText, arch.text_layers, tw, arch.text_mlp_width());
 
-  if (options_.device.is_cpu() && options_.dtype == c10::kBFloat16 &&
-      OnednnTransformer::available()) {
-    vision_fast_ = make_fast(vision_blocks_, arch.vision_tokens(), arch.vision_heads, /*causal=*/false);
-    text_fast_ = make_fast(text_blocks_, arch.context_length, arch.text_heads, /*causal=*/true);
+  if (options_.int8_image_linears) {
+    if (!options_.device.is_cpu() || options_.dtype != c10::kBFloat16 ||
+        !OnednnTransformer::available(LinearPrecision::kInt8)) {
+      throw Error("--precision int8",
+                  "needs the CPU, a build with oneDNN (libdnnl-dev) and an int8 GEMM kernel for "
+                  "this CPU (AVX512-VNNI or AMX); use bf16 or fp32");
+    }
+    vision_fast_ = make_fast(vision_blocks_, arch.vision_tokens(), arch.vision_heads,
+                             /*causal=*/false, LinearPrecision::kInt8);
+    text_fast_ = make_fast(text_blocks_, arch.context_length, arch.text_heads, /*causal=*/true,
+                           LinearPrecision::kBf16);
+  } else if (options_.device.is_cpu() && options_.dtype == c10::kBFloat16 &&
+             OnednnTransformer::available()) {
+    vision_fast_ = make_fast(vision_blocks_, arch.vision_tokens(), arch.vision_heads,
+                             /*causal=*/false, LinearPrecision::kBf16);
+    text_fast_ = make_fast(text_blocks_, arch.context_length, arch.text_heads, /*causal=*/true,
+                           LinearPrecision::kBf16);
   }
 
   const at::Tensor scale = w.get(WeightId::kLogitScale, {});
@@ -74,7 +87,8 @@ std::vector<ClipModel::Block> ClipModel::load_blocks(Weights& w, Tower tower, in
 // missing names are reported by Weights::finish()).
 std::shared_ptr<const OnednnTransformer> ClipModel::make_fast(std::vector<Block>& blocks,
                                                               int64_t tokens, int64_t heads,
-                                                              bool causal) const {
+                                                              bool causal,
+                                                              LinearPrecision precision) const {
   for (const Block& b : blocks) {
     for (const at::Tensor* t : {&b.ln1_w, &b.ln1_b, &b.in_w, &b.in_b, &b.out_w, &b.out_b, &b.ln2_w,
                                 &b.ln2_b, &b.fc_w, &b.fc_b, &b.proj_w, &b.proj_b}) {
@@ -91,7 +105,8 @@ std::shared_ptr<const OnednnTransformer> ClipModel::make_fast(std::vector<Block>
   blocks.clear();
   return std::make_shared<const OnednnTransformer>(
       std::move(weights), tokens, heads, arch_.layer_norm_eps,
-      arch_.activation == "quick_gelu" ? MlpActivation::kQuickGelu : MlpActivation::kGelu, causal);
+      arch_.activation == "quick_gelu" ? MlpActivation::kQuickGelu : MlpActivation::kGelu, causal,
+      precision);
 }
 
 // Pre-norm residual block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).

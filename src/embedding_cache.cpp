@@ -77,7 +77,8 @@ EmbeddingKey make_embedding_key(const EmbeddingKeyParts& parts) {
        << "decode=max_pixels:" << parts.preprocess.decode.max_pixels
        << " exif_transpose:" << (parts.preprocess.decode.exif_transpose ? 1 : 0) << "\n"
        << "compute=" << c10::DeviceTypeName(parts.run.device.type(), /*lower_case=*/true) << " "
-       << c10::toString(parts.run.dtype) << "\n";
+       << c10::toString(parts.run.dtype) << (parts.run.int8_image_linears ? " int8-image-linears" : "")
+       << "\n";
   EmbeddingKey key;
   key.text = text.str();
   key.digest = sha256_hex(key.text);

@@ -2,10 +2,12 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "prefscore/error.h"
 
@@ -83,20 +85,108 @@ void layer_norm_to_bf16(const at::Tensor& x, const at::Tensor& gamma, const at::
   });
 }
 
+inline float from_bf16(uint16_t b) {
+  const uint32_t u = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) float abs_max_bf16(const uint16_t* x,
+                                                                               int64_t n) {
+  constexpr int kLanes = 16;
+  float m[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int l = 0; l < kLanes; ++l) m[l] = std::max(m[l], std::fabs(from_bf16(x[i + l])));
+  }
+  for (; i < n; ++i) m[0] = std::max(m[0], std::fabs(from_bf16(x[i])));
+  float out = 0.f;
+  for (int l = 0; l < kLanes; ++l) out = std::max(out, m[l]);
+  return out;
+}
+
+// round(x · inv_scale) to the nearest (halves away from zero), clamped to the symmetric int8
+// range [-127, 127] the per-channel weight scales assume.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void quantize_bf16_to_s8(
+    const uint16_t* x, int8_t* out, int64_t n, float inv_scale) {
+  for (int64_t i = 0; i < n; ++i) {
+    float v = from_bf16(x[i]) * inv_scale;
+    v = std::min(127.f, std::max(-127.f, v));
+    out[i] = static_cast<int8_t>(static_cast<int>(v + (v >= 0.f ? 0.5f : -0.5f)));
+  }
+}
+
+// Dynamic symmetric quantisation of a whole bf16 tensor: writes int8 into `out` and returns the
+// scale (max|x| / 127; 1 for an all-zero tensor), so that x ≈ scale · out.
+float quantize_tensor(const at::Tensor& x, at::Tensor& out) {
+  const int64_t n = x.numel();
+  const auto* xp = reinterpret_cast<const uint16_t*>(x.data_ptr<at::BFloat16>());
+  auto* op = reinterpret_cast<int8_t*>(out.data_ptr<int8_t>());
+  constexpr int64_t kGrain = 1 << 16;
+  std::vector<float> chunk_max((n + kGrain - 1) / kGrain, 0.f);
+  at::parallel_for(0, static_cast<int64_t>(chunk_max.size()), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      chunk_max[c] = abs_max_bf16(xp + c * kGrain, std::min(kGrain, n - c * kGrain));
+    }
+  });
+  float max_abs = 0.f;
+  for (float m : chunk_max) max_abs = std::max(max_abs, m);
+  if (!std::isfinite(max_abs)) {
+    throw Error("OnednnTransformer", "int8: a layer input is not finite; use --precision bf16");
+  }
+  const float scale = max_abs > 0.f ? max_abs / 127.f : 1.f;
+  at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
+    quantize_bf16_to_s8(xp + begin, op + begin, end - begin, 1.f / scale);
+  });
+  return scale;
+}
+
 memory::desc matrix(int64_t rows, int64_t cols, DataType type) {
   return memory::desc({rows, cols}, type, Tag::ab);
 }
 
-// A linear layer's GEMM: src [M, K] bf16, weights [K, N] bf16 in `weights` layout (Tag::any to let
-// oneDNN choose), f32 bias, post-ops in order, dst [M, N] of `dst_type`.
+DataType gemm_type(LinearPrecision precision) {
+  return precision == LinearPrecision::kInt8 ? DataType::s8 : DataType::bf16;
+}
+
+// Post-op arguments of an int8 linear layer: the per-column scale (input scale × that channel's
+// weight scale, known only per call) and then the bias, each a [1, N] float32 row.
+constexpr int kInt8ScaleArg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1;
+constexpr int kInt8BiasArg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1;
+
+// A linear layer's GEMM: src [M, K] and weights [K, N] of the precision's type (bf16 or s8),
+// weights in `weights` layout (Tag::any to let oneDNN choose), post-ops in order, dst [M, N] of
+// `dst_type`. bf16 takes an f32 bias. int8 has no bias argument: its integer products are scaled
+// and then biased by two binary post-ops, because oneDNN 2.6's fast int8 kernel (brgemm) takes
+// output scales only when they are fixed at creation, and the input's scale changes every call.
 dnnl::matmul::primitive_desc linear_pd(int64_t m, int64_t k, int64_t n, const memory::desc& weights,
-                                       DataType dst_type, const dnnl::post_ops& ops) {
+                                       DataType dst_type, const dnnl::post_ops& ops,
+                                       LinearPrecision precision) {
   dnnl::primitive_attr attr;
+  const memory::desc src = matrix(m, k, gemm_type(precision)), dst = matrix(m, n, dst_type);
+  if (precision == LinearPrecision::kInt8) {
+    dnnl::post_ops int8_ops;
+    int8_ops.append_binary(dnnl::algorithm::binary_mul, matrix(1, n, DataType::f32));
+    int8_ops.append_binary(dnnl::algorithm::binary_add, matrix(1, n, DataType::f32));
+    for (int i = 0; i < ops.len(); ++i) {
+      if (ops.kind(i) == dnnl::primitive::kind::sum) {
+        float scale;
+        ops.get_params_sum(i, scale);
+        int8_ops.append_sum(scale);
+      } else {
+        float scale, alpha, beta;
+        dnnl::algorithm alg;
+        ops.get_params_eltwise(i, scale, alg, alpha, beta);
+        int8_ops.append_eltwise(scale, alg, alpha, beta);
+      }
+    }
+    attr.set_post_ops(int8_ops);
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, dst), attr, cpu_engine());
+  }
   attr.set_post_ops(ops);
   return dnnl::matmul::primitive_desc(
-      dnnl::matmul::desc(matrix(m, k, DataType::bf16), weights, matrix(1, n, DataType::f32),
-                         matrix(m, n, dst_type)),
-      attr, cpu_engine());
+      dnnl::matmul::desc(src, weights, matrix(1, n, DataType::f32), dst), attr, cpu_engine());
 }
 
 enum LinearKind { kQkv, kOut, kFc, kProj, kLinearKinds };
@@ -105,8 +195,9 @@ enum LinearKind { kQkv, kOut, kFc, kProj, kLinearKinds };
 
 struct OnednnTransformer::Layer {
   at::Tensor ln1_w, ln1_b, ln2_w, ln2_b;  // float32
-  memory weights[kLinearKinds];           // packed bf16
+  memory weights[kLinearKinds];           // packed bf16, or packed int8
   at::Tensor bias[kLinearKinds];          // float32 [N]
+  at::Tensor weight_scale[kLinearKinds];  // int8 only: float32 [N], w ≈ scale[n] · q[n, :]
 };
 
 struct OnednnTransformer::Plan {
@@ -140,29 +231,32 @@ dnnl::post_ops linear_post_ops(LinearKind kind, MlpActivation activation) {
 
 }  // namespace
 
-bool OnednnTransformer::available() {
-  static const bool ok = [] {
+bool OnednnTransformer::available(LinearPrecision precision) {
+  const auto probe = [](LinearPrecision p) {
     try {
-      const auto pd = linear_pd(64, 64, 64, memory::desc({64, 64}, DataType::bf16, Tag::any),
-                                DataType::bf16, dnnl::post_ops());
+      const auto pd = linear_pd(64, 64, 64, memory::desc({64, 64}, gemm_type(p), Tag::any),
+                                DataType::bf16, dnnl::post_ops(), p);
       return !is_reference_impl(pd);
     } catch (const dnnl::error&) {
       return false;
     }
-  }();
-  return ok;
+  };
+  static const bool bf16 = probe(LinearPrecision::kBf16);
+  static const bool int8 = probe(LinearPrecision::kInt8);
+  return precision == LinearPrecision::kInt8 ? int8 : bf16;
 }
 
 OnednnTransformer::OnednnTransformer(std::vector<TransformerBlockWeights> blocks, int64_t tokens,
                                      int64_t heads, double layer_norm_eps, MlpActivation activation,
-                                     bool causal)
+                                     bool causal, LinearPrecision precision)
     : tokens_(tokens),
       width_(blocks.empty() ? 0 : blocks[0].in_w.size(1)),
       mlp_width_(blocks.empty() ? 0 : blocks[0].fc_w.size(0)),
       heads_(heads),
       eps_(layer_norm_eps),
       activation_(activation),
-      causal_(causal) {
+      causal_(causal),
+      precision_(precision) {
   const LinearShape shapes[kLinearKinds] = {{width_, 3 * width_, DataType::bf16},
                                             {width_, width_, DataType::f32},
                                             {width_, mlp_width_, DataType::bf16},
@@ -172,8 +266,9 @@ OnednnTransformer::OnednnTransformer(std::vector<TransformerBlockWeights> blocks
   memory::desc packed[kLinearKinds];
   for (int kind = 0; kind < kLinearKinds; ++kind) {
     const LinearShape& s = shapes[kind];
-    packed[kind] = linear_pd(tokens_, s.k, s.n, memory::desc({s.k, s.n}, DataType::bf16, Tag::any),
-                             s.dst, linear_post_ops(LinearKind(kind), activation_))
+    packed[kind] = linear_pd(tokens_, s.k, s.n,
+                             memory::desc({s.k, s.n}, gemm_type(precision_), Tag::any), s.dst,
+                             linear_post_ops(LinearKind(kind), activation_), precision_)
                        .weights_desc();
   }
   dnnl::stream stream(cpu_engine());
@@ -190,9 +285,19 @@ OnednnTransformer::OnednnTransformer(std::vector<TransformerBlockWeights> blocks
     const at::Tensor* bias[kLinearKinds] = {&b.in_b, &b.out_b, &b.fc_b, &b.proj_b};
     for (int kind = 0; kind < kLinearKinds; ++kind) {
       // [out, in] row-major is the [K, N] matrix in column-major ("ba") order.
-      at::Tensor plain = w[kind]->to(torch::kCPU, torch::kBFloat16).contiguous();
+      at::Tensor plain;
+      if (precision_ == LinearPrecision::kInt8) {
+        const at::Tensor w32 = w[kind]->to(torch::kCPU, torch::kFloat32);
+        const at::Tensor scale =
+            w32.abs().amax(1).div(127.f).clamp_min(std::numeric_limits<float>::min());
+        plain = w32.div(scale.unsqueeze(1)).round().clamp(-127, 127).to(torch::kChar).contiguous();
+        layer.weight_scale[kind] = scale.contiguous();
+      } else {
+        plain = w[kind]->to(torch::kCPU, torch::kBFloat16).contiguous();
+      }
       const LinearShape& s = shapes[kind];
-      memory src(memory::desc({s.k, s.n}, DataType::bf16, Tag::ba), cpu_engine(), plain.data_ptr());
+      memory src(memory::desc({s.k, s.n}, gemm_type(precision_), Tag::ba), cpu_engine(),
+                 plain.data_ptr());
       layer.weights[kind] = memory(packed[kind], cpu_engine());
       dnnl::reorder(src, layer.weights[kind]).execute(stream, src, layer.weights[kind]);
       layer.bias[kind] = f32(*bias[kind]);
@@ -223,9 +328,11 @@ const OnednnTransformer::Plan& OnednnTransformer::plan_for(int64_t batch) const 
   for (int kind = 0; kind < kLinearKinds; ++kind) {
     const LinearShape& s = shapes[kind];
     const auto pd = linear_pd(m, s.k, s.n, layers_[0].weights[kind].get_desc(), s.dst,
-                              linear_post_ops(LinearKind(kind), activation_));
+                              linear_post_ops(LinearKind(kind), activation_), precision_);
     if (is_reference_impl(pd)) {
-      throw Error("oneDNN", "no optimised bf16 GEMM for a batch of " + std::to_string(batch) +
+      throw Error("oneDNN", std::string("no optimised ") +
+                                (precision_ == LinearPrecision::kInt8 ? "int8" : "bf16") +
+                                " GEMM for a batch of " + std::to_string(batch) +
                                 "; use --precision fp32");
     }
     plan->linear[kind] = dnnl::matmul(pd);
@@ -270,6 +377,19 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
   at::Tensor probs = torch::empty({batch, heads_, tokens_, tokens_}, bf16);
   at::Tensor context = torch::empty({m, w}, bf16);
   at::Tensor mlp = torch::empty({m, mlp_width_}, bf16);
+  // int8: the quantised inputs of the GEMMs (the layer norms' output, the attention output and the
+  // MLP's hidden layer), and each layer's per-call column scales.
+  const bool int8 = precision_ == LinearPrecision::kInt8;
+  const auto s8 = torch::TensorOptions().dtype(torch::kChar);
+  at::Tensor h8, context8, mlp8, call_scales[kLinearKinds];
+  if (int8) {
+    h8 = torch::empty({m, w}, s8);
+    context8 = torch::empty({m, w}, s8);
+    mlp8 = torch::empty({m, mlp_width_}, s8);
+    for (int kind = 0; kind < kLinearKinds; ++kind) {
+      call_scales[kind] = torch::empty_like(layers_[0].bias[kind]);
+    }
+  }
   const dnnl::engine& engine = cpu_engine();
   dnnl::stream stream(engine);
   const auto mem = [&](const memory::desc& md, const at::Tensor& t, int64_t offset = 0) {
@@ -280,22 +400,45 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
   const memory x_mem = mem(matrix(m, w, DataType::f32), x);
   const memory context_mem = mem(matrix(m, w, DataType::bf16), context);
   const memory mlp_mem = mem(matrix(m, mlp_width_, DataType::bf16), mlp);
+  memory h8_mem, context8_mem, mlp8_mem;
+  if (int8) {
+    h8_mem = mem(matrix(m, w, DataType::s8), h8);
+    context8_mem = mem(matrix(m, w, DataType::s8), context8);
+    mlp8_mem = mem(matrix(m, mlp_width_, DataType::s8), mlp8);
+  }
   const memory q_mem = mem(plan.q, qkv), k_mem = mem(plan.k, qkv, w),
                v_mem = mem(plan.v, qkv, 2 * w);
   const memory scores_mem = mem(plan.scores_md, scores), probs_mem = mem(plan.probs_md, probs);
   const memory heads_out_mem = mem(plan.context_md, context);
   const float eps = static_cast<float>(eps_);
-  const auto linear = [&](const Layer& layer, LinearKind kind, const memory& src,
+  // bf16: src is the bf16 input. int8: `input` (bf16) is quantised into `src` first.
+  const auto linear = [&](const Layer& layer, LinearKind kind, const at::Tensor& input,
+                          const memory& input_mem, at::Tensor* quantised, const memory& src,
                           const memory& dst) {
-    const memory bias = mem(matrix(1, layer.bias[kind].numel(), DataType::f32), layer.bias[kind]);
-    plan.linear[kind].execute(stream, {{DNNL_ARG_SRC, src},
-                                       {DNNL_ARG_WEIGHTS, layer.weights[kind]},
-                                       {DNNL_ARG_BIAS, bias},
-                                       {DNNL_ARG_DST, dst}});
+    const int64_t n = layer.bias[kind].numel();
+    if (!int8) {
+      const memory bias = mem(matrix(1, n, DataType::f32), layer.bias[kind]);
+      plan.linear[kind].execute(stream, {{DNNL_ARG_SRC, input_mem},
+                                         {DNNL_ARG_WEIGHTS, layer.weights[kind]},
+                                         {DNNL_ARG_BIAS, bias},
+                                         {DNNL_ARG_DST, dst}});
+      return;
+    }
+    stream.wait();  // `input` is complete before it is read here
+    const float input_scale = quantize_tensor(input, *quantised);
+    const float* weight_scale = layer.weight_scale[kind].data_ptr<float>();
+    float* scales = call_scales[kind].data_ptr<float>();
+    for (int64_t j = 0; j < n; ++j) scales[j] = input_scale * weight_scale[j];
+    plan.linear[kind].execute(stream,
+                              {{DNNL_ARG_SRC, src},
+                               {DNNL_ARG_WEIGHTS, layer.weights[kind]},
+                               {kInt8ScaleArg, mem(matrix(1, n, DataType::f32), call_scales[kind])},
+                               {kInt8BiasArg, mem(matrix(1, n, DataType::f32), layer.bias[kind])},
+                               {DNNL_ARG_DST, dst}});
   };
   for (const Layer& layer : layers_) {
     layer_norm_to_bf16(x, layer.ln1_w, layer.ln1_b, eps, h);
-    linear(layer, kQkv, h_mem, qkv_mem);
+    linear(layer, kQkv, h, h_mem, &h8, h8_mem, qkv_mem);
     plan.scores.execute(
         stream, {{DNNL_ARG_SRC, q_mem}, {DNNL_ARG_WEIGHTS, k_mem}, {DNNL_ARG_DST, scores_mem}});
     // The causal mask is added here, not as a oneDNN binary post-op: with that post-op oneDNN 2.6
@@ -308,10 +451,10 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
     plan.context.execute(
         stream,
         {{DNNL_ARG_SRC, probs_mem}, {DNNL_ARG_WEIGHTS, v_mem}, {DNNL_ARG_DST, heads_out_mem}});
-    linear(layer, kOut, context_mem, x_mem);
+    linear(layer, kOut, context, context_mem, &context8, context8_mem, x_mem);
     layer_norm_to_bf16(x, layer.ln2_w, layer.ln2_b, eps, h);
-    linear(layer, kFc, h_mem, mlp_mem);
-    linear(layer, kProj, mlp_mem, x_mem);
+    linear(layer, kFc, h, h_mem, &h8, h8_mem, mlp_mem);
+    linear(layer, kProj, mlp, mlp_mem, &mlp8, mlp8_mem, x_mem);
     stream.wait();
     if (hidden != nullptr) hidden->push_back(x.to(torch::kBFloat16));
   }
@@ -319,29 +462,45 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
 
 struct OnednnGemm::State {
   dnnl::matmul gemm;
-  at::Tensor src, dst, bias;
+  at::Tensor src, dst, bias, scales;
   memory weights;
   std::unordered_map<int, memory> args;
 };
 
-OnednnGemm::OnednnGemm(int64_t m, int64_t k, int64_t n) : state_(std::make_unique<State>()) {
-  const auto pd = linear_pd(m, k, n, memory::desc({k, n}, DataType::bf16, Tag::any), DataType::bf16,
-                            dnnl::post_ops());
+OnednnGemm::OnednnGemm(int64_t m, int64_t k, int64_t n, LinearPrecision precision)
+    : state_(std::make_unique<State>()) {
+  const DataType type = gemm_type(precision);
+  const bool int8 = precision == LinearPrecision::kInt8;
+  const auto pd = linear_pd(m, k, n, memory::desc({k, n}, type, Tag::any), DataType::bf16,
+                            dnnl::post_ops(), precision);
   state_->gemm = dnnl::matmul(pd);
-  const at::Tensor plain = torch::randn({n, k}).to(torch::kBFloat16);
-  memory plain_mem(memory::desc({k, n}, DataType::bf16, Tag::ba), cpu_engine(), plain.data_ptr());
+  const auto random = [int8](int64_t rows, int64_t cols) {
+    return int8 ? torch::randint(-127, 128, {rows, cols}).to(torch::kChar)
+                : torch::randn({rows, cols}).to(torch::kBFloat16);
+  };
+  const at::Tensor plain = random(n, k);
+  memory plain_mem(memory::desc({k, n}, type, Tag::ba), cpu_engine(), plain.data_ptr());
   state_->weights = memory(pd.weights_desc(), cpu_engine());
   dnnl::stream stream(cpu_engine());
   dnnl::reorder(plain_mem, state_->weights).execute(stream, plain_mem, state_->weights);
   stream.wait();
-  state_->src = torch::randn({m, k}).to(torch::kBFloat16);
+  state_->src = random(m, k);
   state_->dst = torch::empty({m, n}, torch::kBFloat16);
   state_->bias = torch::zeros({n});  // linear_pd's GEMMs take a bias, as the model's do
+  state_->scales = torch::full({n}, 1e-3f);
   state_->args = {
-      {DNNL_ARG_SRC, memory(matrix(m, k, DataType::bf16), cpu_engine(), state_->src.data_ptr())},
+      {DNNL_ARG_SRC, memory(matrix(m, k, type), cpu_engine(), state_->src.data_ptr())},
       {DNNL_ARG_WEIGHTS, state_->weights},
       {DNNL_ARG_BIAS, memory(matrix(1, n, DataType::f32), cpu_engine(), state_->bias.data_ptr())},
       {DNNL_ARG_DST, memory(matrix(m, n, DataType::bf16), cpu_engine(), state_->dst.data_ptr())}};
+  if (int8) {
+    // The int8 GEMM's per-column scale and bias post-ops, as the model's layers run it.
+    state_->args.erase(DNNL_ARG_BIAS);
+    state_->args.emplace(kInt8ScaleArg, memory(matrix(1, n, DataType::f32), cpu_engine(),
+                                               state_->scales.data_ptr()));
+    state_->args.emplace(kInt8BiasArg, memory(matrix(1, n, DataType::f32), cpu_engine(),
+                                              state_->bias.data_ptr()));
+  }
 }
 
 OnednnGemm::~OnednnGemm() = default;
@@ -357,10 +516,10 @@ void OnednnGemm::run() {
 struct OnednnTransformer::Layer {};
 struct OnednnTransformer::Plan {};
 
-bool OnednnTransformer::available() { return false; }
+bool OnednnTransformer::available(LinearPrecision) { return false; }
 
 OnednnTransformer::OnednnTransformer(std::vector<TransformerBlockWeights>, int64_t, int64_t, double,
-                                     MlpActivation, bool) {
+                                     MlpActivation, bool, LinearPrecision) {
   throw Error("OnednnTransformer", "this build has no oneDNN (libdnnl-dev)");
 }
 OnednnTransformer::~OnednnTransformer() = default;
@@ -371,7 +530,7 @@ void OnednnTransformer::run(at::Tensor&, std::vector<at::Tensor>*) const {
   throw Error("OnednnTransformer", "this build has no oneDNN (libdnnl-dev)");
 }
 struct OnednnGemm::State {};
-OnednnGemm::OnednnGemm(int64_t, int64_t, int64_t) {
+OnednnGemm::OnednnGemm(int64_t, int64_t, int64_t, LinearPrecision) {
   throw Error("OnednnGemm", "this build has no oneDNN (libdnnl-dev)");
 }
 OnednnGemm::~OnednnGemm() = default;

@@ -28,17 +28,25 @@ struct TransformerBlockWeights {
 
 enum class MlpActivation { kGelu, kQuickGelu };
 
+// What the blocks' four linear layers (q/k/v, output, MLP fc and proj) multiply in. kInt8: weights
+// symmetric int8 with one scale per output channel (max|w| / 127), each layer's input quantised on
+// every call with one scale for the whole tensor (max|x| / 127), int32 accumulation (AVX512-VNNI),
+// the scales, bias, GELU and residual add applied in the same GEMM. Attention, layer norms and the
+// residual stream stay as in kBf16.
+enum class LinearPrecision { kBf16, kInt8 };
+
 class OnednnTransformer {
  public:
-  // True when this build has oneDNN and its bf16 GEMM has a native (non-reference) kernel on this
-  // CPU; otherwise the caller keeps its ATen path.
-  static bool available();
+  // True when this build has oneDNN and its GEMM of that precision has a native (non-reference)
+  // kernel on this CPU; otherwise the caller keeps its ATen path (bf16) or refuses (int8).
+  static bool available(LinearPrecision precision = LinearPrecision::kBf16);
 
   // `tokens` is the sequence length every call uses (the model's fixed image tokens or context).
   // Weights in any float dtype, linear weights [out, in]. Each block's tensors are released as
   // soon as they are packed, so that loading never holds two copies of the tower.
   OnednnTransformer(std::vector<TransformerBlockWeights> blocks, int64_t tokens, int64_t heads,
-                    double layer_norm_eps, MlpActivation activation, bool causal);
+                    double layer_norm_eps, MlpActivation activation, bool causal,
+                    LinearPrecision precision = LinearPrecision::kBf16);
   ~OnednnTransformer();
 
   // x: [N, tokens, width] float32, contiguous: the residual stream, updated in place through every
@@ -55,16 +63,18 @@ class OnednnTransformer {
   double eps_;
   MlpActivation activation_;
   bool causal_;
+  LinearPrecision precision_;
   at::Tensor causal_mask_;  // [1, 1, T, T] float32: 0 on and below the diagonal, -inf above
   mutable std::mutex plans_mutex_;
   mutable std::map<int64_t, std::unique_ptr<Plan>> plans_;  // primitives per batch size
 };
 
-// One bf16 GEMM [m, k] x [k, n] on weights packed once, with the kernel the blocks use and no
-// post-ops: the benchmark's reference for what a matrix multiplication can reach on this CPU.
+// One GEMM [m, k] x [k, n] on weights packed once, with the kernel the blocks use (bf16, or int8
+// with runtime per-channel scales) and no other post-ops: the benchmark's reference for what a
+// matrix multiplication of that precision can reach on this CPU.
 class OnednnGemm {
  public:
-  OnednnGemm(int64_t m, int64_t k, int64_t n);
+  OnednnGemm(int64_t m, int64_t k, int64_t n, LinearPrecision precision = LinearPrecision::kBf16);
   ~OnednnGemm();
   void run();
 

@@ -3,6 +3,7 @@
 namespace prefscore {
 
 std::string precision_name(const RunOptions& options) {
+  if (options.int8_image_linears) return "int8";
   switch (options.dtype) {
     case c10::kBFloat16:
       return "bf16";

@@ -16,7 +16,8 @@
 
 namespace prefscore {
 
-class OnednnTransformer;  // src/onednn_transformer.h
+class OnednnTransformer;      // src/onednn_transformer.h
+enum class LinearPrecision;  // src/onednn_transformer.h
 
 class ClipModel {
  public:
@@ -72,7 +73,8 @@ class ClipModel {
   static std::vector<Block> load_blocks(Weights& w, Tower tower, int64_t layers, int64_t width,
                                         int64_t mlp_width);
   std::shared_ptr<const OnednnTransformer> make_fast(std::vector<Block>& blocks, int64_t tokens,
-                                                     int64_t heads, bool causal) const;
+                                                     int64_t heads, bool causal,
+                                                     LinearPrecision precision) const;
   at::Tensor run_block(const Block& b, const at::Tensor& x, int64_t heads,
                        const at::Tensor& attn_mask) const;
 

@@ -12,9 +12,13 @@ namespace prefscore {
 struct RunOptions {
   c10::Device device;
   c10::ScalarType dtype;  // compute dtype of the weights and activations: Float, BFloat16 or Half
+  // --precision int8 (CPU): the image tower's linear layers as int8 GEMMs (weights per output
+  // channel, inputs quantised per call), everything else in `dtype` (BFloat16). The text tower
+  // runs once per prompt and stays bf16.
+  bool int8_image_linears = false;
 };
 
-// "fp32", "bf16" or "fp16": the --precision name of `options`.
+// "fp32", "bf16", "fp16" or "int8": the --precision name of `options`.
 std::string precision_name(const RunOptions& options);
 
 }  // namespace prefscore

@@ -10,13 +10,13 @@ namespace prefscore::cli {
 void add_run_flags(CLI::App& command, RunFlags& flags) {
   command.add_option("--device", flags.device,
                      "Where the model runs: cpu or cuda[:N] [default: cpu]");
-  const auto precisions = CLI::IsMember({"auto", "fp32", "bf16", "fp16"});
+  const auto precisions = CLI::IsMember({"auto", "fp32", "bf16", "fp16", "int8"});
   command
       .add_option("--precision", flags.precision,
-                  "Compute precision: auto, fp32, bf16 or fp16 (CUDA). auto = fp16 on CUDA, bf16 "
-                  "on CPUs with AVX512-BF16 "
-                  "or AMX, else fp32; pass fp32 to reproduce the official fp32 scores "
-                  "[default: auto]")
+                  "Compute precision: auto, fp32, bf16, fp16 (CUDA) or int8 (CPU: the image "
+                  "tower's linear layers in int8, the rest bf16; see README). auto = fp16 on "
+                  "CUDA, bf16 on CPUs with AVX512-BF16 or AMX, else fp32; pass fp32 to reproduce "
+                  "the official fp32 scores [default: auto]")
       ->check(precisions);
   // The flag's former name, kept working for existing scripts; not shown in --help.
   command.add_option("--dtype", flags.precision, "")->check(precisions)->group("");
@@ -49,9 +49,13 @@ RunOptions apply_run_flags(const RunFlags& flags) {
   if (precision == "fp16" && device.is_cpu()) {
     throw Error("--precision", "fp16 is for CUDA; on CPU use fp32 or bf16");
   }
-  const RunOptions run{device, precision == "bf16"   ? c10::kBFloat16
-                               : precision == "fp16" ? c10::kHalf
-                                                     : c10::kFloat};
+  if (precision == "int8" && !device.is_cpu()) {
+    throw Error("--precision", "int8 is for the CPU; on CUDA use fp16 or bf16");
+  }
+  RunOptions run{device, precision == "bf16" || precision == "int8" ? c10::kBFloat16
+                         : precision == "fp16"                      ? c10::kHalf
+                                                                    : c10::kFloat};
+  run.int8_image_linears = precision == "int8";
   // The model's own parallelism is intra-op (GEMMs, element-wise kernels): one thread per
   // physical core, as SMT siblings share the core's matrix units. Nothing here runs independent
   // ops side by side, so the inter-op pool gets one thread; it can only be sized before first use.
