@@ -142,6 +142,24 @@ float quantize_tensor(const at::Tensor& x, at::Tensor& out) {
   return scale;
 }
 
+// Symmetric int8 per output channel: row n of the bf16 [N, K] matrix `w` becomes q[n, :] with
+// w[n, :] ≈ scale[n] · q[n, :], scale[n] = max|w[n, :]| / 127.
+void quantize_weight_rows(const at::Tensor& w, at::Tensor& q, at::Tensor& scale) {
+  const int64_t rows = w.size(0), cols = w.size(1);
+  q = torch::empty({rows, cols}, torch::kChar);
+  scale = torch::empty({rows}, torch::kFloat32);
+  const auto* wp = reinterpret_cast<const uint16_t*>(w.data_ptr<at::BFloat16>());
+  auto* qp = q.data_ptr<int8_t>();
+  float* sp = scale.data_ptr<float>();
+  at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float max_abs = abs_max_bf16(wp + r * cols, cols);
+      sp[r] = max_abs > 0.f ? max_abs / 127.f : 1.f;
+      quantize_bf16_to_s8(wp + r * cols, qp + r * cols, cols, 1.f / sp[r]);
+    }
+  });
+}
+
 memory::desc matrix(int64_t rows, int64_t cols, DataType type) {
   return memory::desc({rows, cols}, type, Tag::ab);
 }
@@ -287,11 +305,8 @@ OnednnTransformer::OnednnTransformer(std::vector<TransformerBlockWeights> blocks
       // [out, in] row-major is the [K, N] matrix in column-major ("ba") order.
       at::Tensor plain;
       if (precision_ == LinearPrecision::kInt8) {
-        const at::Tensor w32 = w[kind]->to(torch::kCPU, torch::kFloat32);
-        const at::Tensor scale =
-            w32.abs().amax(1).div(127.f).clamp_min(std::numeric_limits<float>::min());
-        plain = w32.div(scale.unsqueeze(1)).round().clamp(-127, 127).to(torch::kChar).contiguous();
-        layer.weight_scale[kind] = scale.contiguous();
+        quantize_weight_rows(w[kind]->to(torch::kCPU, torch::kBFloat16).contiguous(), plain,
+                             layer.weight_scale[kind]);
       } else {
         plain = w[kind]->to(torch::kCPU, torch::kBFloat16).contiguous();
       }
