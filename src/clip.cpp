@@ -11,6 +11,10 @@
 
 namespace prefscore {
 
+bool int8_image_linears_available() {
+  return OnednnTransformer::available(LinearPrecision::kInt8);
+}
+
 ClipModel::ClipModel(const ClipArchitecture& arch, Weights& w)
     : arch_(arch), options_(w.options()) {
   const int64_t vw = arch.vision_width, tw = arch.text_width, e = arch.embed_dim;
@@ -34,7 +38,7 @@ ClipModel::ClipModel(const ClipArchitecture& arch, Weights& w)
 
   if (options_.int8_image_linears) {
     if (!options_.device.is_cpu() || options_.dtype != c10::kBFloat16 ||
-        !OnednnTransformer::available(LinearPrecision::kInt8)) {
+        !int8_image_linears_available()) {
       throw Error("--precision int8",
                   "needs the CPU, a build with oneDNN (libdnnl-dev) and an int8 GEMM kernel for "
                   "this CPU (AVX512-VNNI or AMX); use bf16 or fp32");

@@ -117,12 +117,9 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void quantize_bf16_
   }
 }
 
-// Dynamic symmetric quantisation of a whole bf16 tensor: writes int8 into `out` and returns the
-// scale (max|x| / 127; 1 for an all-zero tensor), so that x ≈ scale · out.
-float quantize_tensor(const at::Tensor& x, at::Tensor& out) {
-  const int64_t n = x.numel();
-  const auto* xp = reinterpret_cast<const uint16_t*>(x.data_ptr<at::BFloat16>());
-  auto* op = reinterpret_cast<int8_t*>(out.data_ptr<int8_t>());
+// Dynamic symmetric quantisation of n bf16 values: writes int8 into `op` and returns the scale
+// (max|x| / 127; 1 when all are zero), so that x ≈ scale · out.
+float quantize_block(const uint16_t* xp, int8_t* op, int64_t n) {
   constexpr int64_t kGrain = 1 << 16;
   std::vector<float> chunk_max((n + kGrain - 1) / kGrain, 0.f);
   at::parallel_for(0, static_cast<int64_t>(chunk_max.size()), 1, [&](int64_t begin, int64_t end) {
@@ -340,9 +337,12 @@ const OnednnTransformer::Plan& OnednnTransformer::plan_for(int64_t batch) const 
                                             {w, w, DataType::f32},
                                             {w, mlp_width_, DataType::bf16},
                                             {mlp_width_, w, DataType::f32}};
+  // int8 runs one GEMM per image, each with its own input scale (oneDNN 2.6's fast kernel cannot
+  // scale rows apart): an image's score then does not depend on the other images in its batch.
+  const int64_t gemm_m = precision_ == LinearPrecision::kInt8 ? t : m;
   for (int kind = 0; kind < kLinearKinds; ++kind) {
     const LinearShape& s = shapes[kind];
-    const auto pd = linear_pd(m, s.k, s.n, layers_[0].weights[kind].get_desc(), s.dst,
+    const auto pd = linear_pd(gemm_m, s.k, s.n, layers_[0].weights[kind].get_desc(), s.dst,
                               linear_post_ops(LinearKind(kind), activation_), precision_);
     if (is_reference_impl(pd)) {
       throw Error("oneDNN", std::string("no optimised ") +
@@ -402,7 +402,7 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
     context8 = torch::empty({m, w}, s8);
     mlp8 = torch::empty({m, mlp_width_}, s8);
     for (int kind = 0; kind < kLinearKinds; ++kind) {
-      call_scales[kind] = torch::empty_like(layers_[0].bias[kind]);
+      call_scales[kind] = torch::empty({batch, layers_[0].bias[kind].numel()}, torch::kFloat32);
     }
   }
   const dnnl::engine& engine = cpu_engine();
@@ -415,20 +415,15 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
   const memory x_mem = mem(matrix(m, w, DataType::f32), x);
   const memory context_mem = mem(matrix(m, w, DataType::bf16), context);
   const memory mlp_mem = mem(matrix(m, mlp_width_, DataType::bf16), mlp);
-  memory h8_mem, context8_mem, mlp8_mem;
-  if (int8) {
-    h8_mem = mem(matrix(m, w, DataType::s8), h8);
-    context8_mem = mem(matrix(m, w, DataType::s8), context8);
-    mlp8_mem = mem(matrix(m, mlp_width_, DataType::s8), mlp8);
-  }
   const memory q_mem = mem(plan.q, qkv), k_mem = mem(plan.k, qkv, w),
                v_mem = mem(plan.v, qkv, 2 * w);
   const memory scores_mem = mem(plan.scores_md, scores), probs_mem = mem(plan.probs_md, probs);
   const memory heads_out_mem = mem(plan.context_md, context);
   const float eps = static_cast<float>(eps_);
-  // bf16: src is the bf16 input. int8: `input` (bf16) is quantised into `src` first.
+  // bf16: one GEMM on the bf16 input. int8: per image, `input` (bf16) is quantised into
+  // `quantised` and multiplied into that image's rows of `output`.
   const auto linear = [&](const Layer& layer, LinearKind kind, const at::Tensor& input,
-                          const memory& input_mem, at::Tensor* quantised, const memory& src,
+                          const memory& input_mem, at::Tensor* quantised, at::Tensor& output,
                           const memory& dst) {
     const int64_t n = layer.bias[kind].numel();
     if (!int8) {
@@ -440,20 +435,27 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
       return;
     }
     stream.wait();  // `input` is complete before it is read here
-    const float input_scale = quantize_tensor(input, *quantised);
+    const int64_t k = input.size(1), t = tokens_;
+    const DataType dst_type = dst.get_desc().data_type();
     const float* weight_scale = layer.weight_scale[kind].data_ptr<float>();
-    float* scales = call_scales[kind].data_ptr<float>();
-    for (int64_t j = 0; j < n; ++j) scales[j] = input_scale * weight_scale[j];
-    plan.linear[kind].execute(stream,
-                              {{DNNL_ARG_SRC, src},
-                               {DNNL_ARG_WEIGHTS, layer.weights[kind]},
-                               {kInt8ScaleArg, mem(matrix(1, n, DataType::f32), call_scales[kind])},
-                               {kInt8BiasArg, mem(matrix(1, n, DataType::f32), layer.bias[kind])},
-                               {DNNL_ARG_DST, dst}});
+    const memory bias = mem(matrix(1, n, DataType::f32), layer.bias[kind]);
+    for (int64_t b = 0; b < batch; ++b) {
+      const float input_scale = quantize_block(
+          reinterpret_cast<const uint16_t*>(input.data_ptr<at::BFloat16>()) + b * t * k,
+          quantised->data_ptr<int8_t>() + b * t * k, t * k);
+      float* scales = call_scales[kind].data_ptr<float>() + b * n;
+      for (int64_t j = 0; j < n; ++j) scales[j] = input_scale * weight_scale[j];
+      plan.linear[kind].execute(
+          stream, {{DNNL_ARG_SRC, mem(matrix(t, k, DataType::s8), *quantised, b * t * k)},
+                   {DNNL_ARG_WEIGHTS, layer.weights[kind]},
+                   {kInt8ScaleArg, mem(matrix(1, n, DataType::f32), call_scales[kind], b * n)},
+                   {kInt8BiasArg, bias},
+                   {DNNL_ARG_DST, mem(matrix(t, n, dst_type), output, b * t * n)}});
+    }
   };
   for (const Layer& layer : layers_) {
     layer_norm_to_bf16(x, layer.ln1_w, layer.ln1_b, eps, h);
-    linear(layer, kQkv, h, h_mem, &h8, h8_mem, qkv_mem);
+    linear(layer, kQkv, h, h_mem, &h8, qkv, qkv_mem);
     plan.scores.execute(
         stream, {{DNNL_ARG_SRC, q_mem}, {DNNL_ARG_WEIGHTS, k_mem}, {DNNL_ARG_DST, scores_mem}});
     // The causal mask is added here, not as a oneDNN binary post-op: with that post-op oneDNN 2.6
@@ -466,10 +468,10 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
     plan.context.execute(
         stream,
         {{DNNL_ARG_SRC, probs_mem}, {DNNL_ARG_WEIGHTS, v_mem}, {DNNL_ARG_DST, heads_out_mem}});
-    linear(layer, kOut, context, context_mem, &context8, context8_mem, x_mem);
+    linear(layer, kOut, context, context_mem, &context8, x, x_mem);
     layer_norm_to_bf16(x, layer.ln2_w, layer.ln2_b, eps, h);
-    linear(layer, kFc, h, h_mem, &h8, h8_mem, mlp_mem);
-    linear(layer, kProj, mlp, mlp_mem, &mlp8, mlp8_mem, x_mem);
+    linear(layer, kFc, h, h_mem, &h8, mlp, mlp_mem);
+    linear(layer, kProj, mlp, mlp_mem, &mlp8, x, x_mem);
     stream.wait();
     if (hidden != nullptr) hidden->push_back(x.to(torch::kBFloat16));
   }

@@ -30,9 +30,9 @@ enum class MlpActivation { kGelu, kQuickGelu };
 
 // What the blocks' four linear layers (q/k/v, output, MLP fc and proj) multiply in. kInt8: weights
 // symmetric int8 with one scale per output channel (max|w| / 127), each layer's input quantised on
-// every call with one scale for the whole tensor (max|x| / 127), int32 accumulation (AVX512-VNNI),
-// the scales, bias, GELU and residual add applied in the same GEMM. Attention, layer norms and the
-// residual stream stay as in kBf16.
+// every call with one scale per image (max|x| / 127 over its tokens), int32 accumulation
+// (AVX512-VNNI), the scales, bias, GELU and residual add applied in the same GEMM. Attention, layer
+// norms and the residual stream stay as in kBf16.
 enum class LinearPrecision { kBf16, kInt8 };
 
 class OnednnTransformer {

@@ -19,6 +19,10 @@ namespace prefscore {
 class OnednnTransformer;      // src/onednn_transformer.h
 enum class LinearPrecision;  // src/onednn_transformer.h
 
+// Whether RunOptions::int8_image_linears (--precision int8) can run here: a build with oneDNN and
+// an int8 GEMM kernel for this CPU (AVX512-VNNI or AMX).
+bool int8_image_linears_available();
+
 class ClipModel {
  public:
   // Takes every CLIP tensor from `weights` (shapes checked against `arch`). Does not call
