@@ -167,7 +167,8 @@ InputGradients Scorer::input_gradients(const std::string& prompt,
                                        const at::Tensor& pixel_values) const {
   if (!clip_.model->differentiable()) {
     throw Error("--precision", "gradient attributions need a differentiable model, and the CPU "
-                               "bf16 oneDNN path has no backward: use --precision fp32");
+                               "bf16/int8 oneDNN path has no backward: use --precision fp32 "
+                               "(or --no-gradients)");
   }
   if (pixel_values.dim() != 4 || pixel_values.size(0) != 1) {
     throw Error("pixel_values", "input_gradients takes one image [1, 3, S, S]");
