@@ -67,7 +67,7 @@ PEAK=$("$BIN" bench --model clip-h --synthetic --precision "$PRECISION" --thread
   "$PY" -c 'import json,sys; j=json.load(sys.stdin); print(j["peak_gflops"], j["images_per_second"])')
 read -r PEAK_GFLOPS MODEL_RATE <<<"$PEAK"
 min() { if (($(echo "$1 < $2" | bc -l))); then echo "$1"; else echo "$2"; fi; }
-T_FIRST=1e9 T_ALL=1e9
+T_FIRST=999999 T_ALL=999999
 for _ in 1 2 3; do
   T_FIRST=$(min "$T_FIRST" "$(run_rank "$WORK/first")")
   T_ALL=$(min "$T_ALL" "$(run_rank "$WORK/all")")

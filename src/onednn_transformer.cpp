@@ -92,17 +92,31 @@ inline float from_bf16(uint16_t b) {
   return f;
 }
 
+// max |x| over n bf16 values; NaN when any value is NaN (std::max alone would skip NaNs, and
+// quantising would then turn them into numbers).
 __attribute__((target_clones("avx512f", "avx2", "default"))) float abs_max_bf16(const uint16_t* x,
                                                                                int64_t n) {
   constexpr int kLanes = 16;
   float m[kLanes] = {};
+  int nan[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
-    for (int l = 0; l < kLanes; ++l) m[l] = std::max(m[l], std::fabs(from_bf16(x[i + l])));
+    for (int l = 0; l < kLanes; ++l) {
+      const float v = std::fabs(from_bf16(x[i + l]));
+      m[l] = std::max(m[l], v);
+      nan[l] |= v != v;
+    }
   }
-  for (; i < n; ++i) m[0] = std::max(m[0], std::fabs(from_bf16(x[i])));
+  for (; i < n; ++i) {
+    const float v = std::fabs(from_bf16(x[i]));
+    m[0] = std::max(m[0], v);
+    nan[0] |= v != v;
+  }
   float out = 0.f;
-  for (int l = 0; l < kLanes; ++l) out = std::max(out, m[l]);
+  for (int l = 0; l < kLanes; ++l) {
+    if (nan[l]) return std::numeric_limits<float>::quiet_NaN();
+    out = std::max(out, m[l]);
+  }
   return out;
 }
 
@@ -128,7 +142,7 @@ float quantize_block(const uint16_t* xp, int8_t* op, int64_t n) {
     }
   });
   float max_abs = 0.f;
-  for (float m : chunk_max) max_abs = std::max(max_abs, m);
+  for (float m : chunk_max) max_abs = std::isnan(m) ? m : std::max(max_abs, m);
   if (!std::isfinite(max_abs)) {
     throw Error("OnednnTransformer", "int8: a layer input is not finite; use --precision bf16");
   }
@@ -151,6 +165,9 @@ void quantize_weight_rows(const at::Tensor& w, at::Tensor& q, at::Tensor& scale)
   at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const float max_abs = abs_max_bf16(wp + r * cols, cols);
+      if (!std::isfinite(max_abs)) {
+        throw Error("--precision int8", "a linear weight is not finite (NaN or infinity)");
+      }
       sp[r] = max_abs > 0.f ? max_abs / 127.f : 1.f;
       quantize_bf16_to_s8(wp + r * cols, qp + r * cols, cols, 1.f / sp[r]);
     }
