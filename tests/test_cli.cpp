@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "pipeline_fixture.h"
+#include "prefscore/clip.h"
 #include "prefscore/safetensors.h"
 #include "test_utils.h"
 
@@ -490,5 +491,24 @@ TEST_CASE("--precision: auto by default, fp16 refused on CPU, --dtype kept as a 
     CHECK(b[i]["image"] == a[i]["image"]);
     CHECK(b[i]["score"].get<double>() == Approx(a[i]["score"].get<double>()).margin(0.5));
   }
+  // int8 (where this CPU has the kernel): the same rows, scores within int8's measured deviation
+  // (<= 0.41 on the fixture's logit scale of 60, test_clip); named in the embedding cache's key.
+  const auto int8 = run_prefscore(tiny + " --precision int8 -p '" + kPrompt0 + "' " + dir + " --format jsonl");
+  if (prefscore::int8_image_linears_available()) {
+    INFO(int8.err);
+    REQUIRE(int8.exit_code == 0);
+    const auto c = parse_jsonl(int8.out);
+    REQUIRE(c.size() == a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      CHECK(c[i]["image"] == a[i]["image"]);
+      CHECK(c[i]["score"].get<double>() == Approx(a[i]["score"].get<double>()).margin(0.5));
+    }
+  } else {
+    CHECK(int8.exit_code == 1);
+    CHECK_THAT(int8.err, Catch::Contains("--precision int8: needs"));
+  }
+  const auto int8_cuda =
+      run_prefscore(tiny + " -p x " + dir + " --precision int8 --device cuda");
+  CHECK(int8_cuda.exit_code == 1);
   fs::remove_all(dir);
 }
