@@ -44,15 +44,15 @@ ClipModel::ClipModel(const ClipArchitecture& arch, Weights& w)
                   "this CPU (AVX512-VNNI or AMX); use bf16 or fp32");
     }
     vision_fast_ = make_fast(vision_blocks_, arch.vision_tokens(), arch.vision_heads,
-                             /*causal=*/false, LinearPrecision::kInt8);
+                             /*causal=*/false, LinearPrecision::kInt8, w);
     text_fast_ = make_fast(text_blocks_, arch.context_length, arch.text_heads, /*causal=*/true,
-                           LinearPrecision::kBf16);
+                           LinearPrecision::kBf16, w);
   } else if (options_.device.is_cpu() && options_.dtype == c10::kBFloat16 &&
              OnednnTransformer::available()) {
     vision_fast_ = make_fast(vision_blocks_, arch.vision_tokens(), arch.vision_heads,
-                             /*causal=*/false, LinearPrecision::kBf16);
+                             /*causal=*/false, LinearPrecision::kBf16, w);
     text_fast_ = make_fast(text_blocks_, arch.context_length, arch.text_heads, /*causal=*/true,
-                           LinearPrecision::kBf16);
+                           LinearPrecision::kBf16, w);
   }
 
   const at::Tensor scale = w.get(WeightId::kLogitScale, {});
@@ -92,7 +92,8 @@ std::vector<ClipModel::Block> ClipModel::load_blocks(Weights& w, Tower tower, in
 std::shared_ptr<const OnednnTransformer> ClipModel::make_fast(std::vector<Block>& blocks,
                                                               int64_t tokens, int64_t heads,
                                                               bool causal,
-                                                              LinearPrecision precision) const {
+                                                              LinearPrecision precision,
+                                                              const Weights& source) const {
   for (const Block& b : blocks) {
     for (const at::Tensor* t : {&b.ln1_w, &b.ln1_b, &b.in_w, &b.in_b, &b.out_w, &b.out_b, &b.ln2_w,
                                 &b.ln2_b, &b.fc_w, &b.fc_b, &b.proj_w, &b.proj_b}) {
@@ -110,7 +111,7 @@ std::shared_ptr<const OnednnTransformer> ClipModel::make_fast(std::vector<Block>
   return std::make_shared<const OnednnTransformer>(
       std::move(weights), tokens, heads, arch_.layer_norm_eps,
       arch_.activation == "quick_gelu" ? MlpActivation::kQuickGelu : MlpActivation::kGelu, causal,
-      precision);
+      precision, [&source](const at::Tensor& t) { source.release_pages(t); });
 }
 
 // Pre-norm residual block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).

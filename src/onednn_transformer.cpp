@@ -280,7 +280,8 @@ bool OnednnTransformer::available(LinearPrecision precision) {
 
 OnednnTransformer::OnednnTransformer(std::vector<TransformerBlockWeights> blocks, int64_t tokens,
                                      int64_t heads, double layer_norm_eps, MlpActivation activation,
-                                     bool causal, LinearPrecision precision)
+                                     bool causal, LinearPrecision precision,
+                                     const std::function<void(const at::Tensor&)>& packed_hook)
     : tokens_(tokens),
       width_(blocks.empty() ? 0 : blocks[0].in_w.size(1)),
       mlp_width_(blocks.empty() ? 0 : blocks[0].fc_w.size(0)),
@@ -332,6 +333,9 @@ OnednnTransformer::OnednnTransformer(std::vector<TransformerBlockWeights> blocks
       layer.bias[kind] = f32(*bias[kind]);
     }
     stream.wait();
+    if (packed_hook) {
+      for (const at::Tensor* t : w) packed_hook(*t);
+    }
     layers_.push_back(std::move(layer));
     b = TransformerBlockWeights();
   }
@@ -553,7 +557,8 @@ struct OnednnTransformer::Plan {};
 bool OnednnTransformer::available(LinearPrecision) { return false; }
 
 OnednnTransformer::OnednnTransformer(std::vector<TransformerBlockWeights>, int64_t, int64_t, double,
-                                     MlpActivation, bool, LinearPrecision) {
+                                     MlpActivation, bool, LinearPrecision,
+                                     const std::function<void(const at::Tensor&)>&) {
   throw Error("OnednnTransformer", "this build has no oneDNN (libdnnl-dev)");
 }
 OnednnTransformer::~OnednnTransformer() = default;

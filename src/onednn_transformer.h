@@ -15,6 +15,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,10 +44,13 @@ class OnednnTransformer {
 
   // `tokens` is the sequence length every call uses (the model's fixed image tokens or context).
   // Weights in any float dtype, linear weights [out, in]. Each block's tensors are released as
-  // soon as they are packed, so that loading never holds two copies of the tower.
+  // soon as they are packed, so that loading never holds two copies of the tower; each linear
+  // weight is also passed to `packed_hook` (when given) once its packed copy exists, for a caller
+  // whose tensors are views of a mapped file to drop those pages.
   OnednnTransformer(std::vector<TransformerBlockWeights> blocks, int64_t tokens, int64_t heads,
                     double layer_norm_eps, MlpActivation activation, bool causal,
-                    LinearPrecision precision = LinearPrecision::kBf16);
+                    LinearPrecision precision = LinearPrecision::kBf16,
+                    const std::function<void(const at::Tensor&)>& packed_hook = nullptr);
   ~OnednnTransformer();
 
   // x: [N, tokens, width] float32, contiguous: the residual stream, updated in place through every

@@ -337,6 +337,15 @@ void SafetensorsFile::drop_pages(const TensorInfo& info) const {
   mapping_->drop_pages(data_start_ + info.begin, info.end - info.begin);
 }
 
+void SafetensorsFile::drop_pages(const void* data, uint64_t length) const {
+  const auto begin = reinterpret_cast<uintptr_t>(mapping_->data());
+  const auto at = reinterpret_cast<uintptr_t>(data);
+  if (at < begin || at - begin > mapping_->size() || length > mapping_->size() - (at - begin)) {
+    return;
+  }
+  mapping_->drop_pages(at - begin, length);
+}
+
 void SafetensorsWriter::add(std::string name, DType dtype, std::vector<int64_t> shape,
                             const void* bytes, std::size_t num_bytes) {
   if (name == "__metadata__") throw Error(name, "reserved name, cannot be a tensor");

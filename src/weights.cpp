@@ -136,6 +136,10 @@ bool Weights::contains(const std::string& name) const {
   return file_.contains(name);
 }
 
+void Weights::release_pages(const at::Tensor& t) const {
+  if (t.defined() && t.device().is_cpu()) file_.drop_pages(t.data_ptr(), t.nbytes());
+}
+
 void Weights::ignore_prefix(std::string prefix) { ignored_prefixes_.push_back(std::move(prefix)); }
 
 void Weights::finish() const {

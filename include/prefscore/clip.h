@@ -78,7 +78,8 @@ class ClipModel {
                                         int64_t mlp_width);
   std::shared_ptr<const OnednnTransformer> make_fast(std::vector<Block>& blocks, int64_t tokens,
                                                      int64_t heads, bool causal,
-                                                     LinearPrecision precision) const;
+                                                     LinearPrecision precision,
+                                                     const Weights& source) const;
   at::Tensor run_block(const Block& b, const at::Tensor& x, int64_t heads,
                        const at::Tensor& attn_mask) const;
 

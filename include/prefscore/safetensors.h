@@ -70,6 +70,9 @@ class SafetensorsFile {
   // set (they stay in the page cache; reading them again faults them back in), so that loading in
   // another dtype does not hold both copies. No effect on an in-memory buffer.
   void drop_pages(const TensorInfo& info) const;
+  // The same for the bytes [data, data + length) when they lie inside the mapping (a zero-copy view
+  // whose values were copied elsewhere); no effect otherwise.
+  void drop_pages(const void* data, uint64_t length) const;
   // Keeps the mapping alive (for zero-copy views).
   std::shared_ptr<const MappedFile> mapping() const { return mapping_; }
   uint64_t file_size() const;

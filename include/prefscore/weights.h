@@ -78,6 +78,11 @@ class Weights {
   std::vector<int64_t> shape_of(const std::string& name) const;
   bool contains(const std::string& name) const;
 
+  // After the caller copied `t` elsewhere (packed it): when `t` is a zero-copy view of the mapped
+  // file, drops its pages from the resident set, so that a checkpoint already in the compute dtype
+  // is not held twice; no effect otherwise.
+  void release_pages(const at::Tensor& t) const;
+
   // Tensors whose full key starts with `prefix` are allowed to stay unused.
   void ignore_prefix(std::string prefix);
   // Throws Error(file, ...) listing every missing tensor, then every unused one.
