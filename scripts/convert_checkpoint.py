@@ -10,11 +10,16 @@ Handles the checkpoints prefscore's model cards name:
     persistent buffers, with the same key names as MPS's own state_dict() (model.*, cross_model.*);
   - transformers pytorch_model.bin (PickScore): a plain state dict.
 
-Nothing is renamed, transposed or cast: the C++ loader maps the official key names itself
-(src/layouts/). Prints the output's sha256 (for a model card) when done. Needs Debian's
+Nothing is renamed or transposed: the C++ loader maps the official key names itself
+(src/layouts/). Nothing is cast either, unless `--dtype bf16` is given: then every floating-point
+tensor is stored as bfloat16 (round to nearest even, as prefscore's own conversion at load), the
+dtype `--precision bf16|int8` computes in, so that prefscore maps it without converting (ViT-H:
+time to first score 6 s instead of 11.6 s here). Such a file has its own sha256: use it with
+`--weights FILE` or a copy of the card naming that digest; fp32 scores from it are not the
+official fp32 scores. Prints the output's sha256 (for a model card) when done. Needs Debian's
 python3-torch (`apt-get install python3-torch`); no network.
 
-Usage: python3 scripts/convert_checkpoint.py INPUT.pt OUTPUT.safetensors
+Usage: python3 scripts/convert_checkpoint.py [--dtype bf16] INPUT.pt OUTPUT.safetensors
 """
 import argparse
 import collections
@@ -160,12 +165,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("input", help="official checkpoint (.pt, .pth, .bin)")
     parser.add_argument("output", help="safetensors file to write (atomically)")
+    parser.add_argument("--dtype", choices=["keep", "bf16"], default="keep",
+                        help="keep the checkpoint's dtypes (default), or store floating-point "
+                             "tensors as bfloat16 for prefscore's bf16/int8 precisions")
     args = parser.parse_args()
     if not os.path.isfile(args.input):
         raise SystemExit(f"{args.input}: no such file")
     tensors = load_state_dict(args.input)
-    sha = write_safetensors(tensors, args.output,
-                            {"format": "pt", "converted_from": os.path.basename(args.input)})
+    metadata = {"format": "pt", "converted_from": os.path.basename(args.input)}
+    if args.dtype == "bf16":
+        tensors = {k: v.to(torch.bfloat16) if v.is_floating_point() else v
+                   for k, v in tensors.items()}
+        metadata["dtype"] = "bf16"
+    sha = write_safetensors(tensors, args.output, metadata)
     print(f"{args.output}: {len(tensors)} tensors, sha256 {sha}")
 
 

@@ -38,9 +38,11 @@ std::string checkpoint(const std::string& name) {
   return dir + "/" + name;
 }
 
-prefscore::testing::CliResult convert(const std::string& input, const std::string& output) {
+prefscore::testing::CliResult convert(const std::string& input, const std::string& output,
+                                      const std::string& flags = "") {
   const std::string script = std::string(PREFSCORE_SOURCE_DIR) + "/scripts/convert_checkpoint.py";
-  return prefscore::testing::run_command("/usr/bin/python3 " + script + " " + input + " " + output);
+  return prefscore::testing::run_command("/usr/bin/python3 " + script + " " + flags + " " + input +
+                                         " " + output);
 }
 
 // Every tensor of `original` is in `converted`, equal after casting to the converted dtype, and
@@ -75,6 +77,43 @@ TEST_CASE("HPS v2 .pt ({'state_dict': ...}) converts to the open_clip tensors", 
       prefscore::clip_architecture_from_open_clip_config(data_path("models/openclip/open_clip_config.json")), w);
   CHECK_NOTHROW(w.finish());
   fs::remove(out);
+}
+
+TEST_CASE("--dtype bf16 stores every tensor as bf16, which loads without conversion", "[convert]") {
+  const std::string out = (fs::temp_directory_path() / "prefscore_convert_bf16.safetensors").string();
+  const auto r = convert(checkpoint("hps_tiny.pt"), out, "--dtype bf16");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto converted = SafetensorsFile::open(out);
+  for (const auto& info : converted.tensors()) CHECK(info.dtype == prefscore::DType::kBF16);
+  // The values are the checkpoint's float16 values rounded to bf16, as prefscore rounds them at
+  // load: compared with the same checkpoint converted keeping its dtype.
+  const std::string kept = (fs::temp_directory_path() / "prefscore_convert_f16.safetensors").string();
+  REQUIRE(convert(checkpoint("hps_tiny.pt"), kept).exit_code == 0);
+  const auto original = SafetensorsFile::open(kept);
+  REQUIRE(original.tensors().size() == converted.tensors().size());
+  for (const auto& info : original.tensors()) {
+    INFO(info.name);
+    CHECK(info.dtype == prefscore::DType::kF16);
+    CHECK(torch::equal(prefscore::tensor_view(converted, info.name),
+                       prefscore::tensor_view(original, info).to(torch::kBFloat16)));
+  }
+
+  // In bf16 the model from this file is the model from the float16 file, converted at load.
+  const auto arch = prefscore::clip_architecture_from_open_clip_config(
+      data_path("models/openclip/open_clip_config.json"));
+  const prefscore::RunOptions bf16{c10::Device(c10::kCPU), c10::kBFloat16};
+  const auto embeds = [&](const std::string& file) {
+    torch::InferenceMode guard;
+    prefscore::Weights w(SafetensorsFile::open(file), prefscore::weight_layout("open_clip"), bf16);
+    const prefscore::ClipModel model(arch, w);
+    w.finish();
+    torch::manual_seed(0);
+    return model.encode_image(torch::randn({2, 3, arch.image_size, arch.image_size})).embeds;
+  };
+  CHECK(torch::equal(embeds(out), embeds(kept)));
+  fs::remove(out);
+  fs::remove(kept);
 }
 
 TEST_CASE("MPS whole pickled model converts without MPS's classes", "[convert]") {
