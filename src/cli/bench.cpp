@@ -59,6 +59,8 @@ nlohmann::ordered_json result_json(const ClipBenchmarkResult& r, const std::stri
 }
 
 std::string result_table(const ClipBenchmarkResult& r, const std::string& model) {
+  // int8 multiply-adds are integer operations: the same count, in GOP/s.
+  const char* unit = r.precision == "int8" ? "GOP/s" : "GFLOP/s";
   char buf[1024];
   std::ostringstream out;
   std::snprintf(buf, sizeof buf,
@@ -68,10 +70,10 @@ std::string result_table(const ClipBenchmarkResult& r, const std::string& model)
                 static_cast<long long>(r.batch_size), r.iters);
   out << buf;
   std::snprintf(buf, sizeof buf,
-                "image tower: %.3f images/s, %.1f ms/image, %.1f GFLOP/image, %.0f GFLOP/s = "
-                "%.1f%% of the measured %s GEMM peak (%.0f GFLOP/s, %s)\n",
-                r.images_per_second, r.ms_per_image, r.gflop_per_image, r.gflops,
-                100 * r.fraction_of_peak, r.precision.c_str(), r.peak_gflops,
+                "image tower: %.3f images/s, %.1f ms/image, %.1f GFLOP/image, %.0f %s = "
+                "%.1f%% of the measured %s GEMM peak (%.0f %s, %s)\n",
+                r.images_per_second, r.ms_per_image, r.gflop_per_image, r.gflops, unit,
+                100 * r.fraction_of_peak, r.precision.c_str(), r.peak_gflops, unit,
                 r.peak_kernel.c_str());
   out << buf;
   std::snprintf(buf, sizeof buf, "load %.2f s, time to first score %.2f s, peak RSS %.0f MB\n",
