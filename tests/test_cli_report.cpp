@@ -12,6 +12,7 @@
 #include "prefscore/io.h"
 #include "test_utils.h"
 
+using prefscore::testing::count_occurrences;
 using prefscore::testing::data_path;
 using prefscore::testing::pipeline_images;
 using prefscore::testing::run_command;
@@ -25,14 +26,6 @@ const std::string kTiny = "--model-card " + data_path("cards/tiny-hf.json") + " 
                           data_path("models/hf") + " --precision fp32";
 const std::string kPrompt0 = "a photo of an astronaut riding a horse on the moon";
 const std::string kPrompt1 = "a <script>alert(1)</script> & a cat";
-
-std::size_t count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) {
-    ++n;
-  }
-  return n;
-}
 
 // The page's DOM after its scripts ran, as headless Chromium serializes it.
 std::string chromium_dom(const fs::path& page) {
@@ -84,20 +77,20 @@ TEST_CASE("score --report: the page renders in Chromium with every row, thumbnai
                     " --format jsonl --report " + page.string());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  REQUIRE(count(r.out, "\n") == 8);  // the main output is unchanged
+  REQUIRE(count_occurrences(r.out, "\n") == 8);  // the main output is unchanged
   const std::string html = prefscore::testing::read_text(page);
-  CHECK(count(html, "<script>") == 1);
-  CHECK(count(html, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; a cat") >= 5);
+  CHECK(count_occurrences(html, "<script>") == 1);
+  CHECK(count_occurrences(html, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; a cat") >= 5);
 
   const std::string dom = chromium_dom(page);
   // 8 rows (4 images x 2 prompts) with a thumbnail each, and the grid's 2 groups of 4; tables:
   // the summary and the scores; one histogram.
   CHECK(selftest(dom) == "pass images=16 tables=2 rows=8 svg=1 sorted=tiny-hf");
-  CHECK(count(dom, "<img ") == 16);
-  CHECK(count(dom, "<figure class=\"best\">") == 2);
-  CHECK(count(dom, "<rect class=\"bar\"") == 20);
-  CHECK(count(dom, "<script") == 1);  // the prompt's <script> stayed text
-  CHECK(count(dom, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; a cat") >= 5);
+  CHECK(count_occurrences(dom, "<img ") == 16);
+  CHECK(count_occurrences(dom, "<figure class=\"best\">") == 2);
+  CHECK(count_occurrences(dom, "<rect class=\"bar\"") == 20);
+  CHECK(count_occurrences(dom, "<script") == 1);  // the prompt's <script> stayed text
+  CHECK(count_occurrences(dom, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; a cat") >= 5);
 }
 
 TEST_CASE("rank --report: ranks in the table, the best of each prompt marked", "[cli][report]") {
@@ -110,12 +103,12 @@ TEST_CASE("rank --report: ranks in the table, the best of each prompt marked", "
   REQUIRE(r.exit_code == 0);
   const std::string dom = chromium_dom(page);
   CHECK(selftest(dom) == "pass images=16 tables=2 rows=8 svg=1 sorted=rank");
-  CHECK(count(dom, "<figure class=\"best\">") == 2);
+  CHECK(count_occurrences(dom, "<figure class=\"best\">") == 2);
   // The rank-1 image of the first group is the first one the JSON output lists.
   const auto best = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
   REQUIRE(best["rank"] == 1);
-  CHECK(count(dom, "\u2605 best \u00b7 #1 ") == 2);
-  CHECK(count(dom, "best \u00b7 #1 " + prefscore::format_score(best["score"].get<double>()) + " " +
+  CHECK(count_occurrences(dom, "\u2605 best \u00b7 #1 ") == 2);
+  CHECK(count_occurrences(dom, "best \u00b7 #1 " + prefscore::format_score(best["score"].get<double>()) + " " +
                        best["image"].get<std::string>()) == 1);
 }
 
@@ -144,8 +137,8 @@ TEST_CASE("audit --report: scores, both per-image tables and the near-duplicate 
   // 4 + 4 table thumbnails and two per pair; the summary and the two tables; two histograms.
   CHECK(selftest(dom) == "pass images=" + std::to_string(8 + 2 * pairs) +
                              " tables=3 rows=8 svg=2 sorted=p_synthetic");
-  CHECK(count(dom, "<div class=\"pair\">") == pairs);
-  CHECK(count(dom, "<th>unrealistic</th><td>" +
+  CHECK(count_occurrences(dom, "<div class=\"pair\">") == pairs);
+  CHECK(count_occurrences(dom, "<th>unrealistic</th><td>" +
                        prefscore::format_score(j["unrealistic"].get<double>()) + "</td>") == 1);
 }
 
@@ -168,7 +161,7 @@ TEST_CASE("eval rankcorr --report: the metrics, the rows and the histogram", "[c
   REQUIRE(r.exit_code == 0);
   const std::string dom = chromium_dom(page);
   CHECK(selftest(dom) == "pass images=0 tables=2 rows=6 svg=1 sorted=metric");
-  CHECK(count(dom, "<th>kendall_tau_b</th>") == 1);
+  CHECK(count_occurrences(dom, "<th>kendall_tau_b</th>") == 1);
 }
 
 TEST_CASE("eval pairs --report: accuracy by threshold, every pair and their differences",
@@ -194,7 +187,7 @@ TEST_CASE("eval pairs --report: accuracy by threshold, every pair and their diff
   const std::string dom = chromium_dom(page);
   // Tables: the summary, accuracy by the 11 official thresholds, the 6 pairs; one histogram.
   CHECK(selftest(dom) == "pass images=0 tables=3 rows=17 svg=1 sorted=threshold");
-  CHECK(count(dom, "<th>test_accuracy</th>") == 1);
+  CHECK(count_occurrences(dom, "<th>test_accuracy</th>") == 1);
 }
 
 TEST_CASE("explain --report: the image beside its two overlays, and the word table",
@@ -213,11 +206,11 @@ TEST_CASE("explain --report: the image beside its two overlays, and the word tab
   // Images: the image, its occlusion overlay and its gradient overlay (one column); tables: the
   // summary and the 3 words, sorted by their first number column, the word index.
   CHECK(selftest(dom) == "pass images=3 tables=2 rows=3 svg=0 sorted=index");
-  CHECK(count(dom, "<figcaption>occlusion</figcaption>") == 1);
-  CHECK(count(dom, "<figcaption>gradient x input</figcaption>") == 1);
-  CHECK(count(dom, "&lt;b&gt;cat&lt;/b&gt;") >= 2);  // in the summary and the word table
-  CHECK(count(dom, "<b>cat") == 0);
-  CHECK(count(dom, "misaligned-word candidates") == 1);
+  CHECK(count_occurrences(dom, "<figcaption>occlusion</figcaption>") == 1);
+  CHECK(count_occurrences(dom, "<figcaption>gradient x input</figcaption>") == 1);
+  CHECK(count_occurrences(dom, "&lt;b&gt;cat&lt;/b&gt;") >= 2);  // in the summary and the word table
+  CHECK(count_occurrences(dom, "<b>cat") == 0);
+  CHECK(count_occurrences(dom, "misaligned-word candidates") == 1);
 }
 
 TEST_CASE("--report errors: an unwritable page keeps the main output; a shard is refused",
@@ -229,7 +222,7 @@ TEST_CASE("--report errors: an unwritable page keeps the main output; a shard is
       run_prefscore("score " + kTiny + " -p x " + dir + " -o " + out + " --report " + page);
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::StartsWith("prefscore: error: " + page + ": "));
-  CHECK(count(prefscore::testing::read_text(out), "\n") == 4);
+  CHECK(count_occurrences(prefscore::testing::read_text(out), "\n") == 4);
   CHECK_FALSE(fs::exists(page));
 
   const auto shard =

@@ -11,19 +11,12 @@
 #include "prefscore/image.h"
 #include "test_utils.h"
 
+using prefscore::testing::count_occurrences;
 using prefscore::testing::data_path;
 
 namespace {
 
 namespace fs = std::filesystem;
-
-std::size_t count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) {
-    ++n;
-  }
-  return n;
-}
 
 // Decodes the base64 of the first data: URI after `from` in `page`.
 std::string first_png(const std::string& page, std::size_t from = 0) {
@@ -93,9 +86,9 @@ TEST_CASE("a prompt with <script> and & is shown as text in every section", "[ht
   grid.groups.push_back({prompt, {{prefscore::png_image("", prompt), true}}});
   report.sections.emplace_back(grid);
   const std::string page = prefscore::render_html_report(report);
-  CHECK(count(page, "<script>") == 1);  // the page's own
-  CHECK(count(page, "</script>") == 1);
-  CHECK(count(page, "a &lt;script&gt;alert(1)&lt;/script&gt; &amp; a cat") >= 6);
+  CHECK(count_occurrences(page, "<script>") == 1);  // the page's own
+  CHECK(count_occurrences(page, "</script>") == 1);
+  CHECK(count_occurrences(page, "a &lt;script&gt;alert(1)&lt;/script&gt; &amp; a cat") >= 6);
 }
 
 TEST_CASE("tables: sortable headers with their kind, numbers with their sort value",
@@ -105,15 +98,15 @@ TEST_CASE("tables: sortable headers with their kind, numbers with their sort val
   table.rows.push_back({prefscore::text_cell("b"), prefscore::number_cell(-2.5)});
   table.rows.push_back({prefscore::text_cell("a"), prefscore::number_cell(std::nan(""))});
   const std::string page = prefscore::render_html_report(report);
-  CHECK(count(page, "<table class=\"sortable\">") == 1);
-  CHECK(count(page, "<th data-kind=\"text\">name</th>") == 1);
-  CHECK(count(page, "<th data-kind=\"number\">score</th>") == 1);
-  CHECK(count(page, "<td class=\"n\" data-v=\"-2.5\">-2.500000</td>") == 1);
-  CHECK(count(page, "<td class=\"n\" data-v=\"NaN\">nan</td>") == 1);
+  CHECK(count_occurrences(page, "<table class=\"sortable\">") == 1);
+  CHECK(count_occurrences(page, "<th data-kind=\"text\">name</th>") == 1);
+  CHECK(count_occurrences(page, "<th data-kind=\"number\">score</th>") == 1);
+  CHECK(count_occurrences(page, "<td class=\"n\" data-v=\"-2.5\">-2.500000</td>") == 1);
+  CHECK(count_occurrences(page, "<td class=\"n\" data-v=\"NaN\">nan</td>") == 1);
   // The sort and the self-check are in the page's script.
-  CHECK(count(page, "function sortTable(table, col, descending)") == 1);
-  CHECK(count(page, "location.hash === '#selftest'") == 1);
-  CHECK(count(page, "data-selftest") == 1);
+  CHECK(count_occurrences(page, "function sortTable(table, col, descending)") == 1);
+  CHECK(count_occurrences(page, "location.hash === '#selftest'") == 1);
+  CHECK(count_occurrences(page, "data-selftest") == 1);
 }
 
 TEST_CASE("histogram_bins: equal-width bins, the last one closed, counted by hand",
@@ -136,12 +129,12 @@ TEST_CASE("histogram_bins: equal-width bins, the last one closed, counted by han
   report.sections.emplace_back(prefscore::ReportHistogram{
       "h", "score (unitless)", {0.0, 1.99, 2.0, 3.0, 6.0, 9.5, 10.0}, 5});
   const std::string page = prefscore::render_html_report(report);
-  CHECK(count(page, "<svg class=\"histogram\"") == 1);
-  CHECK(count(page, "data-count=\"2\"") == 3);
-  CHECK(count(page, "data-count=\"1\"") == 1);
-  CHECK(count(page, "data-count=\"0\"") == 1);
-  CHECK(count(page, "[8.000000, 10.000000]: 2</title>") == 1);
-  CHECK(count(page, "score (unitless)") == 1);
+  CHECK(count_occurrences(page, "<svg class=\"histogram\"") == 1);
+  CHECK(count_occurrences(page, "data-count=\"2\"") == 3);
+  CHECK(count_occurrences(page, "data-count=\"1\"") == 1);
+  CHECK(count_occurrences(page, "data-count=\"0\"") == 1);
+  CHECK(count_occurrences(page, "[8.000000, 10.000000]: 2</title>") == 1);
+  CHECK(count_occurrences(page, "score (unitless)") == 1);
 }
 
 TEST_CASE("thumbnail_png: at most max_side pixels, aspect kept, never enlarged", "[html_report]") {
@@ -172,9 +165,9 @@ TEST_CASE("an undecodable image becomes a placeholder and the page still renders
   std::ofstream(broken) << "not a png";
   const std::string good = data_path("pipeline/inputs/img0_rgb_300x200.png");
   const std::string page = prefscore::render_html_report(one_table({broken, good}));
-  CHECK(count(page, "<img ") == 1);
-  CHECK(count(page, "class=\"placeholder\"") == 1);
-  CHECK(count(page, "no image: " + prefscore::html_escape(broken) + ": ") == 1);
+  CHECK(count_occurrences(page, "<img ") == 1);
+  CHECK(count_occurrences(page, "class=\"placeholder\"") == 1);
+  CHECK(count_occurrences(page, "no image: " + prefscore::html_escape(broken) + ": ") == 1);
   const prefscore::PilImage thumb = prefscore::decode_image(first_png(page), "thumbnail");
   CHECK(thumb.width == 128);
   CHECK(thumb.height == 85);
@@ -188,9 +181,9 @@ TEST_CASE("the cap: only the first max_thumbnails distinct files are embedded", 
   options.max_thumbnails = 2;
   // a appears twice and is decoded once: a, b embedded, c not.
   const std::string page = prefscore::render_html_report(one_table({a, b, a, c}), options);
-  CHECK(count(page, "<img ") == 3);
-  CHECK(count(page, "not embedded: the report embeds the first 2 images") == 1);
-  CHECK(count(page, "1 images not embedded: a report embeds the first 2 image files") == 1);
+  CHECK(count_occurrences(page, "<img ") == 3);
+  CHECK(count_occurrences(page, "not embedded: the report embeds the first 2 images") == 1);
+  CHECK(count_occurrences(page, "1 images not embedded: a report embeds the first 2 image files") == 1);
   CHECK(prefscore::kReportMaxThumbnails == 1000);
   CHECK(prefscore::kReportThumbnailSide == 128);
 }
@@ -214,7 +207,7 @@ TEST_CASE("images made by the caller are embedded as they are; base64", "[html_r
       "figures", {{"an image and its map", {prefscore::png_image(overlay, "occlusion")}}}});
   const std::string page = prefscore::render_html_report(report);
   CHECK(first_png(page) == overlay);
-  CHECK(count(page, "<figcaption>occlusion</figcaption>") == 1);
+  CHECK(count_occurrences(page, "<figcaption>occlusion</figcaption>") == 1);
 }
 
 TEST_CASE("write_html_report: atomic, and an error names the file", "[html_report]") {

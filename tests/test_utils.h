@@ -113,6 +113,15 @@ inline std::string error_of(const std::function<void()>& f) {
   return "(no error)";
 }
 
+// How many times `what` occurs in `text`, overlapping occurrences included.
+inline std::size_t count_occurrences(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
 // The whole file as bytes ("" when it cannot be read).
 inline std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
