@@ -12,7 +12,8 @@
 namespace prefscore {
 
 bool int8_image_linears_available() {
-  return OnednnTransformer::available(LinearPrecision::kInt8);
+  // The int8 tower keeps its attention, and the text tower, on oneDNN's bf16 kernels.
+  return OnednnTransformer::available(LinearPrecision::kInt8) && OnednnTransformer::available();
 }
 
 ClipModel::ClipModel(const ClipArchitecture& arch, Weights& w)
@@ -36,21 +37,18 @@ ClipModel::ClipModel(const ClipArchitecture& arch, Weights& w)
   txt_proj_ = w.get(WeightId::kTextProj, {e, tw});
   text_blocks_ = load_blocks(w, Tower::kText, arch.text_layers, tw, arch.text_mlp_width());
 
-  if (options_.int8_image_linears) {
-    if (!options_.device.is_cpu() || options_.dtype != c10::kBFloat16 ||
-        !int8_image_linears_available()) {
-      throw Error("--precision int8",
-                  "needs the CPU, a build with oneDNN (libdnnl-dev) and an int8 GEMM kernel for "
-                  "this CPU (AVX512-VNNI or AMX); use bf16 or fp32");
-    }
+  const bool cpu_bf16 = options_.device.is_cpu() && options_.dtype == c10::kBFloat16;
+  const bool int8 = options_.int8_image_linears;
+  if (int8 && !(cpu_bf16 && int8_image_linears_available())) {
+    throw Error("--precision int8",
+                "needs the CPU, a build with oneDNN (libdnnl-dev) and native int8 and bf16 GEMM "
+                "kernels for this CPU (AVX512-VNNI with AVX512-BF16, or AMX); use bf16 or fp32");
+  }
+  if (int8 || (cpu_bf16 && OnednnTransformer::available())) {
     vision_fast_ = make_fast(vision_blocks_, arch.vision_tokens(), arch.vision_heads,
-                             /*causal=*/false, LinearPrecision::kInt8, w);
-    text_fast_ = make_fast(text_blocks_, arch.context_length, arch.text_heads, /*causal=*/true,
-                           LinearPrecision::kBf16, w);
-  } else if (options_.device.is_cpu() && options_.dtype == c10::kBFloat16 &&
-             OnednnTransformer::available()) {
-    vision_fast_ = make_fast(vision_blocks_, arch.vision_tokens(), arch.vision_heads,
-                             /*causal=*/false, LinearPrecision::kBf16, w);
+                             /*causal=*/false,
+                             int8 ? LinearPrecision::kInt8 : LinearPrecision::kBf16, w);
+    // The text tower runs once per prompt: it stays bf16 under int8 too.
     text_fast_ = make_fast(text_blocks_, arch.context_length, arch.text_heads, /*causal=*/true,
                            LinearPrecision::kBf16, w);
   }

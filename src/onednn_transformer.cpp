@@ -131,6 +131,9 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void quantize_bf16_
   }
 }
 
+// The scale that maps [-max_abs, max_abs] onto the symmetric int8 range; 1 when all are zero.
+float symmetric_int8_scale(float max_abs) { return max_abs > 0.f ? max_abs / 127.f : 1.f; }
+
 // Dynamic symmetric quantisation of n bf16 values: writes int8 into `op` and returns the scale
 // (max|x| / 127; 1 when all are zero), so that x ≈ scale · out.
 float quantize_block(const uint16_t* xp, int8_t* op, int64_t n) {
@@ -146,7 +149,7 @@ float quantize_block(const uint16_t* xp, int8_t* op, int64_t n) {
   if (!std::isfinite(max_abs)) {
     throw Error("OnednnTransformer", "int8: a layer input is not finite; use --precision bf16");
   }
-  const float scale = max_abs > 0.f ? max_abs / 127.f : 1.f;
+  const float scale = symmetric_int8_scale(max_abs);
   at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
     quantize_bf16_to_s8(xp + begin, op + begin, end - begin, 1.f / scale);
   });
@@ -168,7 +171,7 @@ void quantize_weight_rows(const at::Tensor& w, at::Tensor& q, at::Tensor& scale)
       if (!std::isfinite(max_abs)) {
         throw Error("--precision int8", "a linear weight is not finite (NaN or infinity)");
       }
-      sp[r] = max_abs > 0.f ? max_abs / 127.f : 1.f;
+      sp[r] = symmetric_int8_scale(max_abs);
       quantize_bf16_to_s8(wp + r * cols, qp + r * cols, cols, 1.f / sp[r]);
     }
   });
@@ -273,9 +276,13 @@ bool OnednnTransformer::available(LinearPrecision precision) {
       return false;
     }
   };
+  // Each probed on first use only: bf16 runs never create an int8 primitive.
+  if (precision == LinearPrecision::kInt8) {
+    static const bool int8 = probe(LinearPrecision::kInt8);
+    return int8;
+  }
   static const bool bf16 = probe(LinearPrecision::kBf16);
-  static const bool int8 = probe(LinearPrecision::kInt8);
-  return precision == LinearPrecision::kInt8 ? int8 : bf16;
+  return bf16;
 }
 
 OnednnTransformer::OnednnTransformer(std::vector<TransformerBlockWeights> blocks, int64_t tokens,

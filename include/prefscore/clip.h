@@ -20,7 +20,7 @@ class OnednnTransformer;      // src/onednn_transformer.h
 enum class LinearPrecision;  // src/onednn_transformer.h
 
 // Whether RunOptions::int8_image_linears (--precision int8) can run here: a build with oneDNN and
-// an int8 GEMM kernel for this CPU (AVX512-VNNI or AMX).
+// native int8 (AVX512-VNNI or AMX) and bf16 GEMM kernels for this CPU.
 bool int8_image_linears_available();
 
 class ClipModel {
