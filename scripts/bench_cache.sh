@@ -43,19 +43,7 @@ best_of() {
   echo "$best"
 }
 
-"$PY" - "$WORK/images" "$IMAGES" <<'PYEOF'
-import sys, os
-import numpy as np
-from PIL import Image
-out, n = sys.argv[1], int(sys.argv[2])
-os.makedirs(out)
-rng = np.random.default_rng(0)
-y, x = np.mgrid[0:512, 0:512]
-for i in range(n):
-    base = np.stack([(x + 37 * i) % 256, (y * (i + 1)) % 256, (x + y + 11 * i) % 256], -1)
-    noise = rng.integers(0, 40, size=(512, 512, 3))
-    Image.fromarray(((base + noise) % 256).astype(np.uint8)).save(f"{out}/img{i:03d}.jpg", quality=90)
-PYEOF
+"$PY" "$ROOT/scripts/make_bench_jpegs.py" "$WORK/images" "$IMAGES" 512
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); --threads $THREADS; $IMAGES JPEGs 512x512"
 
 t=$(best_of 5 "$BIN" --version)

@@ -35,20 +35,7 @@ if [[ -z $WEIGHTS ]]; then
   WEIGHTS="$WORK/vit_h.safetensors"
 fi
 
-# Photographic-looking JPEGs: smooth gradients plus noise, quality 90, SIZE x SIZE.
-"$PY" - "$WORK/all" "$IMAGES" "$SIZE" <<'PYEOF'
-import sys, os
-import numpy as np
-from PIL import Image
-out, n, s = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-os.makedirs(out)
-rng = np.random.default_rng(0)
-y, x = np.mgrid[0:s, 0:s]
-for i in range(n):
-    base = np.stack([(x + 37 * i) % 256, (y * (i + 1)) % 256, (x + y + 11 * i) % 256], -1)
-    noise = rng.integers(0, 40, size=(s, s, 3))
-    Image.fromarray(((base + noise) % 256).astype(np.uint8)).save(f"{out}/img{i:03d}.jpg", quality=90)
-PYEOF
+"$PY" "$ROOT/scripts/make_bench_jpegs.py" "$WORK/all" "$IMAGES" "$SIZE"
 mkdir "$WORK/first"
 for f in $(ls "$WORK/all" | head -n "$FIRST"); do ln -s "$WORK/all/$f" "$WORK/first/$f"; done
 
