@@ -3,10 +3,14 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <sstream>
 
 #include "onednn_transformer.h"
+#include "packed_weights_file.h"
+#include "prefscore/file_digest_memo.h"
+#include "prefscore/sha256.h"
 #include "prefscore/error.h"
 
 namespace prefscore {
@@ -16,8 +20,17 @@ bool int8_image_linears_available() {
   return OnednnTransformer::available(LinearPrecision::kInt8) && OnednnTransformer::available();
 }
 
-ClipModel::ClipModel(const ClipArchitecture& arch, Weights& w)
+ClipModel::ClipModel(const ClipArchitecture& arch, Weights& w, const PackedWeightsCache& cache)
     : arch_(arch), options_(w.options()) {
+  const bool cpu_bf16 = options_.device.is_cpu() && options_.dtype == c10::kBFloat16;
+  const bool int8 = options_.int8_image_linears;
+  if (int8 && !(cpu_bf16 && int8_image_linears_available())) {
+    throw Error("--precision int8",
+                "needs the CPU, a build with oneDNN (libdnnl-dev) and native int8 and bf16 GEMM "
+                "kernels for this CPU (AVX512-VNNI with AVX512-BF16, or AMX); use bf16 or fp32");
+  }
+  const bool fast = int8 || (cpu_bf16 && OnednnTransformer::available());
+
   const int64_t vw = arch.vision_width, tw = arch.text_width, e = arch.embed_dim;
   const int64_t p = arch.patch_size;
   patch_w_ = w.get(WeightId::kVisionPatchEmbed, {vw, 3, p, p});
@@ -28,29 +41,24 @@ ClipModel::ClipModel(const ClipArchitecture& arch, Weights& w)
   ln_post_w_ = w.get(WeightId::kVisionLnPostWeight, {vw});
   ln_post_b_ = w.get(WeightId::kVisionLnPostBias, {vw});
   vis_proj_ = w.get(WeightId::kVisionProj, {e, vw});
-  vision_blocks_ = load_blocks(w, Tower::kVision, arch.vision_layers, vw, arch.vision_mlp_width());
+  if (fast) {
+    vision_fast_ = load_fast_tower(
+        w, Tower::kVision, int8 ? LinearPrecision::kInt8 : LinearPrecision::kBf16, cache);
+  } else {
+    vision_blocks_ =
+        load_blocks(w, Tower::kVision, arch.vision_layers, vw, arch.vision_mlp_width());
+  }
 
   tok_emb_ = w.get(WeightId::kTextTokenEmbed, {arch.vocab_size, tw});
   txt_pos_ = w.get(WeightId::kTextPosEmbed, {arch.context_length, tw});
   ln_final_w_ = w.get(WeightId::kTextLnFinalWeight, {tw});
   ln_final_b_ = w.get(WeightId::kTextLnFinalBias, {tw});
   txt_proj_ = w.get(WeightId::kTextProj, {e, tw});
-  text_blocks_ = load_blocks(w, Tower::kText, arch.text_layers, tw, arch.text_mlp_width());
-
-  const bool cpu_bf16 = options_.device.is_cpu() && options_.dtype == c10::kBFloat16;
-  const bool int8 = options_.int8_image_linears;
-  if (int8 && !(cpu_bf16 && int8_image_linears_available())) {
-    throw Error("--precision int8",
-                "needs the CPU, a build with oneDNN (libdnnl-dev) and native int8 and bf16 GEMM "
-                "kernels for this CPU (AVX512-VNNI with AVX512-BF16, or AMX); use bf16 or fp32");
-  }
-  if (int8 || (cpu_bf16 && OnednnTransformer::available())) {
-    vision_fast_ = make_fast(vision_blocks_, arch.vision_tokens(), arch.vision_heads,
-                             /*causal=*/false,
-                             int8 ? LinearPrecision::kInt8 : LinearPrecision::kBf16, w);
+  if (fast) {
     // The text tower runs once per prompt: it stays bf16 under int8 too.
-    text_fast_ = make_fast(text_blocks_, arch.context_length, arch.text_heads, /*causal=*/true,
-                           LinearPrecision::kBf16, w);
+    text_fast_ = load_fast_tower(w, Tower::kText, LinearPrecision::kBf16, cache);
+  } else {
+    text_blocks_ = load_blocks(w, Tower::kText, arch.text_layers, tw, arch.text_mlp_width());
   }
 
   const at::Tensor scale = w.get(WeightId::kLogitScale, {});
@@ -64,38 +72,136 @@ ClipModel::ClipModel(const ClipArchitecture& arch, Weights& w)
 }
 
 std::vector<ClipModel::Block> ClipModel::load_blocks(Weights& w, Tower tower, int64_t layers,
-                                                     int64_t width, int64_t mlp_width) {
+                                                     int64_t width, int64_t mlp_width,
+                                                     bool linear_weights) {
+  const auto linear = [&](WeightId id, int64_t i, std::vector<int64_t> shape) {
+    if (linear_weights) return w.get(id, tower, i, shape);
+    w.check(id, tower, i, shape);
+    return at::Tensor();
+  };
   std::vector<Block> blocks;
   for (int64_t i = 0; i < layers; ++i) {
     Block b;
     b.ln1_w = w.get(WeightId::kBlockLn1Weight, tower, i, {width});
     b.ln1_b = w.get(WeightId::kBlockLn1Bias, tower, i, {width});
-    b.in_w = w.get(WeightId::kBlockAttnInProjWeight, tower, i, {3 * width, width});
+    b.in_w = linear(WeightId::kBlockAttnInProjWeight, i, {3 * width, width});
     b.in_b = w.get(WeightId::kBlockAttnInProjBias, tower, i, {3 * width});
-    b.out_w = w.get(WeightId::kBlockAttnOutProjWeight, tower, i, {width, width});
+    b.out_w = linear(WeightId::kBlockAttnOutProjWeight, i, {width, width});
     b.out_b = w.get(WeightId::kBlockAttnOutProjBias, tower, i, {width});
     b.ln2_w = w.get(WeightId::kBlockLn2Weight, tower, i, {width});
     b.ln2_b = w.get(WeightId::kBlockLn2Bias, tower, i, {width});
-    b.fc_w = w.get(WeightId::kBlockMlpFcWeight, tower, i, {mlp_width, width});
+    b.fc_w = linear(WeightId::kBlockMlpFcWeight, i, {mlp_width, width});
     b.fc_b = w.get(WeightId::kBlockMlpFcBias, tower, i, {mlp_width});
-    b.proj_w = w.get(WeightId::kBlockMlpProjWeight, tower, i, {width, mlp_width});
+    b.proj_w = linear(WeightId::kBlockMlpProjWeight, i, {width, mlp_width});
     b.proj_b = w.get(WeightId::kBlockMlpProjBias, tower, i, {width});
     blocks.push_back(std::move(b));
   }
   return blocks;
 }
 
-// Packs `blocks` for oneDNN, releasing each as it is packed, or returns null when a weight is missing (the
-// missing names are reported by Weights::finish()).
-std::shared_ptr<const OnednnTransformer> ClipModel::make_fast(std::vector<Block>& blocks,
-                                                              int64_t tokens, int64_t heads,
-                                                              bool causal,
-                                                              LinearPrecision precision,
-                                                              const Weights& source) const {
+namespace {
+
+// The cache file of one tower: named by what it stands for (checkpoint path, tower, precision), so
+// that a changed checkpoint replaces its file instead of adding one; keyed by everything its bytes
+// depend on.
+struct PackedLocation {
+  std::string path, key;
+};
+
+PackedLocation packed_location(const PackedWeightsCache& cache, const std::string& weights_path,
+                               const ClipArchitecture& arch, Tower tower,
+                               LinearPrecision precision) {
+  std::error_code ec;
+  std::string canonical = std::filesystem::weakly_canonical(weights_path, ec).string();
+  if (ec) canonical = weights_path;
+  const FileStamp stamp = file_stamp(weights_path);
+  const bool vision = tower == Tower::kVision;
+  const std::string what = canonical + "\n" + (vision ? "vision" : "text") + "\n" +
+                           (precision == LinearPrecision::kInt8 ? "int8" : "bf16");
+  std::ostringstream key;
+  key << "prefscore packed weights v1\n" << what << "\nsize " << stamp.size << " mtime_ns "
+      << stamp.mtime_ns << "\nlayers " << (vision ? arch.vision_layers : arch.text_layers)
+      << " tokens " << (vision ? arch.vision_tokens() : arch.context_length) << " width "
+      << (vision ? arch.vision_width : arch.text_width) << " mlp "
+      << (vision ? arch.vision_mlp_width() : arch.text_mlp_width()) << " activation "
+      << arch.activation << "\n"
+      << OnednnTransformer::packing_build();
+  const std::string name = sha256_hex(what).substr(0, 32) + (vision ? "-vision" : "-text") +
+                           ".packed";
+  return {(std::filesystem::path(cache.dir) / name).string(), key.str()};
+}
+
+}  // namespace
+
+std::shared_ptr<const OnednnTransformer> ClipModel::load_fast_tower(
+    Weights& w, Tower tower, LinearPrecision precision, const PackedWeightsCache& cache) {
+  const bool vision = tower == Tower::kVision;
+  const int64_t layers = vision ? arch_.vision_layers : arch_.text_layers;
+  const int64_t width = vision ? arch_.vision_width : arch_.text_width;
+  const int64_t mlp_width = vision ? arch_.vision_mlp_width() : arch_.text_mlp_width();
+  const int64_t tokens = vision ? arch_.vision_tokens() : arch_.context_length;
+  const MlpActivation activation =
+      arch_.activation == "quick_gelu" ? MlpActivation::kQuickGelu : MlpActivation::kGelu;
+
+  std::shared_ptr<PackedWeightsFile> packed;
+  if (!cache.dir.empty()) {
+    const PackedLocation location = packed_location(cache, w.path(), arch_, tower, precision);
+    std::string why;
+    packed = PackedWeightsFile::open(location.path, location.key, &why);
+    if (packed && !OnednnTransformer::can_use(*packed, layers, tokens, width, mlp_width, activation,
+                                              precision, &why)) {
+      packed.reset();
+    }
+    if (!packed && why != PackedWeightsFile::kAbsent) {
+      packed_report_.problems.push_back(location.path + ": packed weights not used (" + why +
+                                        "); packed again from " + w.path());
+    }
+    if (!packed) {
+      try {
+        packed = PackedWeightsFile::create(
+            location.path, location.key,
+            OnednnTransformer::packed_layout(layers, tokens, width, mlp_width, activation,
+                                             precision));
+      } catch (const Error& e) {
+        packed_report_.problems.push_back(std::string(e.what()) +
+                                          " (packed weights not kept; the next load packs again)");
+      }
+    }
+  }
+  const bool mapped = packed && packed->complete();
+  std::vector<Block> blocks =
+      load_blocks(w, tower, layers, width, mlp_width, /*linear_weights=*/!mapped);
+  std::shared_ptr<const OnednnTransformer> fast = make_fast(
+      blocks, tokens, vision ? arch_.vision_heads : arch_.text_heads, /*causal=*/!vision,
+      precision, w, packed);
+  if (fast && mapped) (vision ? packed_report_.vision_mapped : packed_report_.text_mapped) = true;
+  if (fast && packed && !mapped) {
+    try {
+      packed->commit();
+    } catch (const Error& e) {
+      packed_report_.problems.push_back(std::string(e.what()) +
+                                        " (packed weights not kept; the next load packs again)");
+    }
+  }
+  return fast;
+}
+
+// Packs `blocks` for oneDNN (into `packed` when given and not complete(), else reads it), releasing
+// each block as it is packed, or returns
+// null when a weight is missing (the missing names are reported by Weights::finish()).
+std::shared_ptr<const OnednnTransformer> ClipModel::make_fast(
+    std::vector<Block>& blocks, int64_t tokens, int64_t heads, bool causal,
+    LinearPrecision precision, const Weights& source,
+    std::shared_ptr<PackedWeightsFile> packed) const {
   for (const Block& b : blocks) {
-    for (const at::Tensor* t : {&b.ln1_w, &b.ln1_b, &b.in_w, &b.in_b, &b.out_w, &b.out_b, &b.ln2_w,
-                                &b.ln2_b, &b.fc_w, &b.fc_b, &b.proj_w, &b.proj_b}) {
+    for (const at::Tensor* t : {&b.ln1_w, &b.ln1_b, &b.in_b, &b.out_b, &b.ln2_w, &b.ln2_b, &b.fc_b,
+                                &b.proj_b}) {
       if (!t->defined()) return nullptr;
+    }
+    if (!packed || !packed->complete()) {
+      for (const at::Tensor* t : {&b.in_w, &b.out_w, &b.fc_w, &b.proj_w}) {
+        if (!t->defined()) return nullptr;
+      }
     }
   }
   std::vector<TransformerBlockWeights> weights;
@@ -109,7 +215,7 @@ std::shared_ptr<const OnednnTransformer> ClipModel::make_fast(std::vector<Block>
   return std::make_shared<const OnednnTransformer>(
       std::move(weights), tokens, heads, arch_.layer_norm_eps,
       arch_.activation == "quick_gelu" ? MlpActivation::kQuickGelu : MlpActivation::kGelu, causal,
-      precision, [&source](const at::Tensor& t) { source.release_pages(t); });
+      precision, [&source](const at::Tensor& t) { source.release_pages(t); }, std::move(packed));
 }
 
 // Pre-norm residual block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).

@@ -104,7 +104,8 @@ LoadedClip load_clip(const ClipSource& source, const std::vector<std::string>& c
   }
   const WeightLayout& layout = weight_layout(loaded.layout);
   loaded.weights = std::make_unique<Weights>(std::move(file), layout, options);
-  loaded.model = std::make_unique<ClipModel>(loaded.architecture, *loaded.weights);
+  loaded.model = std::make_unique<ClipModel>(loaded.architecture, *loaded.weights,
+                                             source.packed_weights);
   return loaded;
 }
 

@@ -19,14 +19,14 @@ namespace {
 
 std::string errno_text() { return std::strerror(errno); }
 
+}  // namespace
+
 std::string temporary_name(const std::string& path) {
   std::random_device entropy;
   std::ostringstream name;
   name << path << ".tmp." << ::getpid() << "." << std::hex << entropy();
   return name.str();
 }
-
-}  // namespace
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -3,12 +3,14 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "packed_weights_file.h"
 #include "prefscore/error.h"
 
 #if PREFSCORE_HAVE_ONEDNN
@@ -285,31 +287,132 @@ bool OnednnTransformer::available(LinearPrecision precision) {
   return bf16;
 }
 
+namespace {
+
+std::array<LinearShape, kLinearKinds> linear_shapes(int64_t width, int64_t mlp_width) {
+  return {{{width, 3 * width, DataType::bf16},
+           {width, width, DataType::f32},
+           {width, mlp_width, DataType::bf16},
+           {mlp_width, width, DataType::f32}}};
+}
+
+// The packed layout oneDNN picks for each linear layer's weights, for one batch of images;
+// plan_for() asks every batch size's GEMM to read this same layout.
+std::array<memory::desc, kLinearKinds> packed_weight_descs(int64_t tokens, int64_t width,
+                                                           int64_t mlp_width,
+                                                           MlpActivation activation,
+                                                           LinearPrecision precision) {
+  const auto shapes = linear_shapes(width, mlp_width);
+  std::array<memory::desc, kLinearKinds> packed;
+  for (int kind = 0; kind < kLinearKinds; ++kind) {
+    const LinearShape& s = shapes[kind];
+    packed[kind] = linear_pd(tokens, s.k, s.n,
+                             memory::desc({s.k, s.n}, gemm_type(precision), Tag::any), s.dst,
+                             linear_post_ops(LinearKind(kind), activation), precision)
+                       .weights_desc();
+  }
+  return packed;
+}
+
+// What a packed-weights file entry holds, as its layout bytes: a oneDNN memory descriptor as this
+// oneDNN version lays it out (the file's key names the version).
+std::string layout_bytes(const memory::desc& d) {
+  return std::string(reinterpret_cast<const char*>(&d.data), sizeof d.data);
+}
+
+bool same_layout(const std::string& bytes, const memory::desc& d) {
+  if (bytes.size() != sizeof(dnnl_memory_desc_t)) return false;
+  dnnl_memory_desc_t stored;
+  std::memcpy(&stored, bytes.data(), sizeof stored);
+  return memory::desc(stored) == d;
+}
+
+// Entries of a packed-weights file, per block: the four packed weights, then (int8) the four
+// weight-scale vectors, float32 [N].
+int entries_per_layer(LinearPrecision precision) {
+  return precision == LinearPrecision::kInt8 ? 2 * kLinearKinds : kLinearKinds;
+}
+
+memory::desc scale_desc(const LinearShape& s) { return memory::desc({s.n}, DataType::f32, Tag::a); }
+
+}  // namespace
+
+std::vector<PackedWeightsFile::Entry> OnednnTransformer::packed_layout(
+    int64_t layers, int64_t tokens, int64_t width, int64_t mlp_width, MlpActivation activation,
+    LinearPrecision precision) {
+  const auto packed = packed_weight_descs(tokens, width, mlp_width, activation, precision);
+  const auto shapes = linear_shapes(width, mlp_width);
+  std::vector<PackedWeightsFile::Entry> entries;
+  for (int64_t l = 0; l < layers; ++l) {
+    for (int kind = 0; kind < kLinearKinds; ++kind) {
+      entries.push_back({layout_bytes(packed[kind]), nullptr, packed[kind].get_size()});
+    }
+    if (precision == LinearPrecision::kInt8) {
+      for (int kind = 0; kind < kLinearKinds; ++kind) {
+        const memory::desc d = scale_desc(shapes[kind]);
+        entries.push_back({layout_bytes(d), nullptr, d.get_size()});
+      }
+    }
+  }
+  return entries;
+}
+
+bool OnednnTransformer::can_use(const PackedWeightsFile& file, int64_t layers, int64_t tokens,
+                                int64_t width, int64_t mlp_width, MlpActivation activation,
+                                LinearPrecision precision, std::string* why) {
+  const std::vector<PackedWeightsFile::Entry> expected =
+      packed_layout(layers, tokens, width, mlp_width, activation, precision);
+  const std::vector<PackedWeightsFile::Entry>& entries = file.entries();
+  if (entries.size() != expected.size()) {
+    if (why != nullptr) {
+      *why = "holds " + std::to_string(entries.size()) + " tensors, expected " +
+             std::to_string(expected.size());
+    }
+    return false;
+  }
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    dnnl_memory_desc_t wanted;
+    std::memcpy(&wanted, expected[i].layout.data(), sizeof wanted);
+    if (!same_layout(entries[i].layout, memory::desc(wanted)) ||
+        entries[i].size != expected[i].size) {
+      if (why != nullptr) *why = "packed in another layout (another CPU or oneDNN build)";
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string OnednnTransformer::packing_build() {
+  const dnnl_version_t* v = dnnl_version();
+  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+         std::to_string(v->patch) + " " + v->hash + " isa " +
+         std::to_string(static_cast<int>(dnnl::get_effective_cpu_isa()));
+}
+
 OnednnTransformer::OnednnTransformer(std::vector<TransformerBlockWeights> blocks, int64_t tokens,
                                      int64_t heads, double layer_norm_eps, MlpActivation activation,
                                      bool causal, LinearPrecision precision,
-                                     const std::function<void(const at::Tensor&)>& packed_hook)
+                                     const std::function<void(const at::Tensor&)>& packed_hook,
+                                     std::shared_ptr<PackedWeightsFile> packed_file)
     : tokens_(tokens),
-      width_(blocks.empty() ? 0 : blocks[0].in_w.size(1)),
-      mlp_width_(blocks.empty() ? 0 : blocks[0].fc_w.size(0)),
+      width_(blocks.empty() ? 0 : blocks[0].ln1_w.size(0)),
+      mlp_width_(blocks.empty() ? 0 : blocks[0].fc_b.size(0)),
       heads_(heads),
       eps_(layer_norm_eps),
       activation_(activation),
       causal_(causal),
-      precision_(precision) {
-  const LinearShape shapes[kLinearKinds] = {{width_, 3 * width_, DataType::bf16},
-                                            {width_, width_, DataType::f32},
-                                            {width_, mlp_width_, DataType::bf16},
-                                            {mlp_width_, width_, DataType::f32}};
-  // The packed layout oneDNN picks for one batch of images; plan_for() asks every batch size's
-  // GEMM to read this same layout.
-  memory::desc packed[kLinearKinds];
-  for (int kind = 0; kind < kLinearKinds; ++kind) {
-    const LinearShape& s = shapes[kind];
-    packed[kind] = linear_pd(tokens_, s.k, s.n,
-                             memory::desc({s.k, s.n}, gemm_type(precision_), Tag::any), s.dst,
-                             linear_post_ops(LinearKind(kind), activation_), precision_)
-                       .weights_desc();
+      precision_(precision),
+      packed_file_(packed_file) {
+  const auto shapes = linear_shapes(width_, mlp_width_);
+  const auto packed = packed_weight_descs(tokens_, width_, mlp_width_, activation_, precision_);
+  // Either read (complete) or filled here: the same entries in both cases.
+  const bool read_packed = packed_file && packed_file->complete();
+  if (packed_file) {
+    std::string why;
+    if (!can_use(*packed_file, static_cast<int64_t>(blocks.size()), tokens_, width_, mlp_width_,
+                 activation_, precision_, &why)) {
+      throw Error("packed weights", why);
+    }
   }
   dnnl::stream stream(cpu_engine());
   const auto f32 = [](const at::Tensor& t) {
@@ -323,24 +426,42 @@ OnednnTransformer::OnednnTransformer(std::vector<TransformerBlockWeights> blocks
     layer.ln2_b = f32(b.ln2_b);
     const at::Tensor* w[kLinearKinds] = {&b.in_w, &b.out_w, &b.fc_w, &b.proj_w};
     const at::Tensor* bias[kLinearKinds] = {&b.in_b, &b.out_b, &b.fc_b, &b.proj_b};
+    const std::size_t first_entry = layers_.size() * entries_per_layer(precision_);
     for (int kind = 0; kind < kLinearKinds; ++kind) {
+      layer.bias[kind] = f32(*bias[kind]);
+      if (packed_file) {
+        // In place in the file's mapping: the GEMMs only read their weights.
+        layer.weights[kind] =
+            memory(packed[kind], cpu_engine(), packed_file->writable(first_entry + kind));
+        if (precision_ == LinearPrecision::kInt8) {
+          layer.weight_scale[kind] =
+              torch::from_blob(packed_file->writable(first_entry + kLinearKinds + kind),
+                               {shapes[kind].n}, torch::kFloat32);
+        }
+      } else {
+        layer.weights[kind] = memory(packed[kind], cpu_engine());
+      }
+      if (read_packed) continue;
       // [out, in] row-major is the [K, N] matrix in column-major ("ba") order.
-      at::Tensor plain;
+      at::Tensor plain, scale;
       if (precision_ == LinearPrecision::kInt8) {
         quantize_weight_rows(w[kind]->to(torch::kCPU, torch::kBFloat16).contiguous(), plain,
-                             layer.weight_scale[kind]);
+                             scale);
+        if (packed_file) {
+          layer.weight_scale[kind].copy_(scale);
+        } else {
+          layer.weight_scale[kind] = scale;
+        }
       } else {
         plain = w[kind]->to(torch::kCPU, torch::kBFloat16).contiguous();
       }
       const LinearShape& s = shapes[kind];
       memory src(memory::desc({s.k, s.n}, gemm_type(precision_), Tag::ba), cpu_engine(),
                  plain.data_ptr());
-      layer.weights[kind] = memory(packed[kind], cpu_engine());
       dnnl::reorder(src, layer.weights[kind]).execute(stream, src, layer.weights[kind]);
-      layer.bias[kind] = f32(*bias[kind]);
     }
     stream.wait();
-    if (packed_hook) {
+    if (packed_hook && !read_packed) {
       for (const at::Tensor* t : w) packed_hook(*t);
     }
     layers_.push_back(std::move(layer));
@@ -361,10 +482,7 @@ const OnednnTransformer::Plan& OnednnTransformer::plan_for(int64_t batch) const 
   if (slot) return *slot;
   auto plan = std::make_unique<Plan>();
   const int64_t m = batch * tokens_, t = tokens_, w = width_, d = width_ / heads_;
-  const LinearShape shapes[kLinearKinds] = {{w, 3 * w, DataType::bf16},
-                                            {w, w, DataType::f32},
-                                            {w, mlp_width_, DataType::bf16},
-                                            {mlp_width_, w, DataType::f32}};
+  const auto shapes = linear_shapes(w, mlp_width_);
   // int8 runs one GEMM per image, each with its own input scale (oneDNN 2.6's fast kernel cannot
   // scale rows apart): an image's score then does not depend on the other images in its batch.
   const int64_t gemm_m = precision_ == LinearPrecision::kInt8 ? t : m;
@@ -565,9 +683,21 @@ bool OnednnTransformer::available(LinearPrecision) { return false; }
 
 OnednnTransformer::OnednnTransformer(std::vector<TransformerBlockWeights>, int64_t, int64_t, double,
                                      MlpActivation, bool, LinearPrecision,
-                                     const std::function<void(const at::Tensor&)>&) {
+                                     const std::function<void(const at::Tensor&)>&,
+                                     std::shared_ptr<PackedWeightsFile>) {
   throw Error("OnednnTransformer", "this build has no oneDNN (libdnnl-dev)");
 }
+std::vector<PackedWeightsFile::Entry> OnednnTransformer::packed_layout(int64_t, int64_t, int64_t,
+                                                                        int64_t, MlpActivation,
+                                                                        LinearPrecision) {
+  return {};
+}
+bool OnednnTransformer::can_use(const PackedWeightsFile&, int64_t, int64_t, int64_t, int64_t,
+                                MlpActivation, LinearPrecision, std::string* why) {
+  if (why != nullptr) *why = "this build has no oneDNN (libdnnl-dev)";
+  return false;
+}
+std::string OnednnTransformer::packing_build() { return "no oneDNN"; }
 OnednnTransformer::~OnednnTransformer() = default;
 const OnednnTransformer::Plan& OnednnTransformer::plan_for(int64_t) const {
   throw Error("OnednnTransformer", "this build has no oneDNN (libdnnl-dev)");

@@ -19,7 +19,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
+
+#include "packed_weights_file.h"
 
 namespace prefscore {
 
@@ -28,6 +31,8 @@ struct TransformerBlockWeights {
 };
 
 enum class MlpActivation { kGelu, kQuickGelu };
+
+
 
 // What the blocks' four linear layers (q/k/v, output, MLP fc and proj) multiply in. kInt8: weights
 // symmetric int8 with one scale per output channel (max|w| / 127), each layer's input quantised on
@@ -47,11 +52,31 @@ class OnednnTransformer {
   // soon as they are packed, so that loading never holds two copies of the tower; each linear
   // weight is also passed to `packed_hook` (when given) once its packed copy exists, for a caller
   // whose tensors are views of a mapped file to drop those pages.
+  //
+  // `packed`, a file of packed_layout()'s entries: when complete() (a cached file can_use()
+  // accepted), each block's four linear weights (and int8 scales) are read from it in place and
+  // those of `blocks` may be undefined; when not (just created), they are packed into it.
   OnednnTransformer(std::vector<TransformerBlockWeights> blocks, int64_t tokens, int64_t heads,
                     double layer_norm_eps, MlpActivation activation, bool causal,
                     LinearPrecision precision = LinearPrecision::kBf16,
-                    const std::function<void(const at::Tensor&)>& packed_hook = nullptr);
+                    const std::function<void(const at::Tensor&)>& packed_hook = nullptr,
+                    std::shared_ptr<PackedWeightsFile> packed = nullptr);
   ~OnednnTransformer();
+
+  // The entries (layouts and sizes, no data) of a packed-weights file for `layers` blocks of these
+  // dims, as this build packs them on this CPU: per block the four linear weights in oneDNN's
+  // layout, then (int8) their four weight-scale vectors.
+  static std::vector<PackedWeightsFile::Entry> packed_layout(int64_t layers, int64_t tokens,
+                                                              int64_t width, int64_t mlp_width,
+                                                              MlpActivation activation,
+                                                              LinearPrecision precision);
+  // Whether `file` holds exactly packed_layout()'s entries; the reason when not.
+  static bool can_use(const PackedWeightsFile& file, int64_t layers, int64_t tokens, int64_t width,
+                      int64_t mlp_width, MlpActivation activation, LinearPrecision precision,
+                      std::string* why);
+  // The oneDNN version and the instruction set its kernels use here: what packed layouts depend
+  // on besides the dims (part of a packed-weights file's key).
+  static std::string packing_build();
 
   // x: [N, tokens, width] float32, contiguous: the residual stream, updated in place through every
   // block. When `hidden` is given, the output of each block is appended to it as bf16.
@@ -68,6 +93,7 @@ class OnednnTransformer {
   MlpActivation activation_;
   bool causal_;
   LinearPrecision precision_;
+  std::shared_ptr<const PackedWeightsFile> packed_file_;  // the mapping `layers_` point into
   at::Tensor causal_mask_;  // [1, 1, T, T] float32: 0 on and below the diagonal, -inf above
   mutable std::mutex plans_mutex_;
   mutable std::map<int64_t, std::unique_ptr<Plan>> plans_;  // primitives per batch size

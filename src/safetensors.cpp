@@ -1,78 +1,18 @@
 #include "prefscore/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
+#include "mapped_file.h"
 #include "prefscore/error.h"
 #include "prefscore/io.h"
 
 namespace prefscore {
-
-// Either a read-only mmap of a file or an owned buffer (from_bytes).
-class MappedFile {
- public:
-  explicit MappedFile(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error(path, std::string("cannot open: ") + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      std::string why = std::strerror(errno);
-      ::close(fd);
-      throw Error(path, "cannot stat: " + why);
-    }
-    if (S_ISDIR(st.st_mode)) {
-      ::close(fd);
-      throw Error(path, "is a directory, expected a .safetensors file");
-    }
-    size_ = static_cast<uint64_t>(st.st_size);
-    if (size_ > 0) {
-      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (p == MAP_FAILED) {
-        std::string why = std::strerror(errno);
-        ::close(fd);
-        throw Error(path, "cannot map into memory: " + why);
-      }
-      mapped_ = static_cast<const std::byte*>(p);
-    }
-    ::close(fd);
-  }
-  struct OwnedBytes {};
-  MappedFile(OwnedBytes, std::string bytes) : owned_(std::move(bytes)), size_(owned_.size()) {}
-  ~MappedFile() {
-    if (mapped_ != nullptr) ::munmap(const_cast<std::byte*>(mapped_), size_);
-  }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-
-  const std::byte* data() const {
-    return mapped_ != nullptr ? mapped_ : reinterpret_cast<const std::byte*>(owned_.data());
-  }
-  uint64_t size() const { return size_; }
-  // madvise(MADV_DONTNEED) on the whole pages inside [offset, offset + length): safe on this
-  // read-only private file mapping, which holds no private changes to lose.
-  void drop_pages(uint64_t offset, uint64_t length) const {
-    if (mapped_ == nullptr || length == 0) return;
-    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const auto begin = reinterpret_cast<uintptr_t>(mapped_) + offset;
-    const uintptr_t first = (begin + page - 1) / page * page, last = (begin + length) / page * page;
-    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
-  }
-
- private:
-  const std::byte* mapped_ = nullptr;
-  std::string owned_;
-  uint64_t size_ = 0;
-};
 
 namespace {
 
@@ -147,6 +87,10 @@ int64_t TensorInfo::numel() const {
 SafetensorsFile SafetensorsFile::open(const std::string& path, const SafetensorsLimits& limits) {
   SafetensorsFile file;
   file.path_ = path;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw Error(path, "is a directory, expected a .safetensors file");
+  }
   file.mapping_ = std::make_shared<const MappedFile>(path);
   file.parse(limits);
   return file;

@@ -64,6 +64,22 @@ at::Tensor Weights::load(const std::vector<std::string>& keys, bool transpose,
                          const std::vector<int64_t>& shape) {
   std::vector<at::Tensor> parts;
   std::vector<const TensorInfo*> infos;
+  if (!check_parts(keys, transpose, shape, parts, infos)) return at::Tensor();
+  at::Tensor t = parts.size() == 1 ? parts[0] : torch::cat(parts, 0);
+  if (transpose) t = t.t();
+  // Zero-copy when the file already holds the compute dtype on CPU; else one conversion here.
+  if (t.scalar_type() != options_.dtype || t.device() != options_.device || !t.is_contiguous()) {
+    t = t.to(options_.device, options_.dtype).contiguous();
+    // A copy now: this process no longer needs the file's pages of it (a tensor asked for twice
+    // would only fault them back in).
+    for (const TensorInfo* info : infos) file_.drop_pages(*info);
+  }
+  return t;
+}
+
+bool Weights::check_parts(const std::vector<std::string>& keys, bool transpose,
+                          const std::vector<int64_t>& shape, std::vector<at::Tensor>& parts,
+                          std::vector<const TensorInfo*>& infos) {
   for (const std::string& key : keys) {
     const TensorInfo* info = file_.find(key);
     if (info == nullptr) {
@@ -80,7 +96,7 @@ at::Tensor Weights::load(const std::vector<std::string>& keys, bool transpose,
     infos.push_back(info);
     parts.push_back(tensor_view(file_, *info));
   }
-  if (parts.size() != keys.size()) return at::Tensor();
+  if (parts.size() != keys.size()) return false;
   // Concatenated parts (q, k, v) are checked one by one, so the error names the bad key.
   std::vector<int64_t> part_shape = shape;
   if (parts.size() > 1 && !part_shape.empty()) part_shape[0] /= static_cast<int64_t>(parts.size());
@@ -94,16 +110,7 @@ at::Tensor Weights::load(const std::vector<std::string>& keys, bool transpose,
                                     (transpose ? " transposed" : "") + " (does the checkpoint match the model card/config?)");
     }
   }
-  at::Tensor t = parts.size() == 1 ? parts[0] : torch::cat(parts, 0);
-  if (transpose) t = t.t();
-  // Zero-copy when the file already holds the compute dtype on CPU; else one conversion here.
-  if (t.scalar_type() != options_.dtype || t.device() != options_.device || !t.is_contiguous()) {
-    t = t.to(options_.device, options_.dtype).contiguous();
-    // A copy now: this process no longer needs the file's pages of it (a tensor asked for twice
-    // would only fault them back in).
-    for (const TensorInfo* info : infos) file_.drop_pages(*info);
-  }
-  return t;
+  return true;
 }
 
 at::Tensor Weights::get(WeightId id, const std::vector<int64_t>& shape) {
@@ -113,14 +120,25 @@ at::Tensor Weights::get(WeightId id, const std::vector<int64_t>& shape) {
   return load(keys, e.transpose, shape);
 }
 
-at::Tensor Weights::get(WeightId id, Tower tower, int64_t layer,
-                        const std::vector<int64_t>& shape) {
+std::vector<std::string> Weights::block_keys(WeightId id, Tower tower, int64_t layer) const {
   const WeightEntry& e = entry_for(layout_, id);
   const std::string prefix = replace_layer(
       tower == Tower::kVision ? layout_.vision_block_prefix : layout_.text_block_prefix, layer);
   std::vector<std::string> names;
   for (const std::string& n : e.names) names.push_back(layout_.key_prefix + prefix + n);
-  return load(names, e.transpose, shape);
+  return names;
+}
+
+at::Tensor Weights::get(WeightId id, Tower tower, int64_t layer,
+                        const std::vector<int64_t>& shape) {
+  return load(block_keys(id, tower, layer), entry_for(layout_, id).transpose, shape);
+}
+
+bool Weights::check(WeightId id, Tower tower, int64_t layer, const std::vector<int64_t>& shape) {
+  std::vector<at::Tensor> parts;
+  std::vector<const TensorInfo*> infos;
+  return check_parts(block_keys(id, tower, layer), entry_for(layout_, id).transpose, shape, parts,
+                     infos);
 }
 
 at::Tensor Weights::get_named(const std::string& name, const std::vector<int64_t>& shape) {

@@ -512,3 +512,44 @@ TEST_CASE("--precision: auto by default, fp16 refused on CPU, --dtype kept as a 
   CHECK(int8_cuda.exit_code == 1);
   fs::remove_all(dir);
 }
+
+TEST_CASE("packed weights: kept on the first bf16 load, mapped after, same scores; "
+          "--no-packed-cache keeps none; a damaged file is a warning", "[cli][precision]") {
+  const std::string dir = fixture_image_dir("packed_cli");
+  const fs::path cache = prefscore::testing::fresh_temp_dir("packed_cli_cache");
+  const std::string tiny = "score --model-card " + data_path("cards/tiny-hf.json") + " --weights " +
+                           data_path("models/hf") + " --precision bf16 -p '" + kPrompt0 + "' " +
+                           dir + " --format jsonl";
+  const std::string env = "PREFSCORE_CACHE_DIR=" + cache.string();
+  CHECK_THAT(run_prefscore("score --help").out, Catch::Contains("--no-packed-cache"));
+
+  const auto none = run_prefscore(tiny + " --no-packed-cache", env);
+  INFO(none.err);
+  REQUIRE(none.exit_code == 0);
+  CHECK_FALSE(fs::exists(cache / "packed-weights"));
+  const auto first = run_prefscore(tiny, env);
+  REQUIRE(first.exit_code == 0);
+  CHECK(first.out == none.out);
+  if (!fs::exists(cache / "packed-weights")) {
+    WARN("no oneDNN bf16 path on this CPU: nothing is packed, so nothing is cached");
+  } else {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(cache / "packed-weights")) files.push_back(e.path());
+    REQUIRE(files.size() == 2);  // image and text towers, no temporaries left
+    const auto mapped = run_prefscore(tiny, env);
+    CHECK(mapped.exit_code == 0);
+    CHECK(mapped.out == none.out);
+    CHECK(mapped.err.find("warning") == std::string::npos);
+
+    fs::resize_file(files[0], fs::file_size(files[0]) - 1);
+    const auto damaged = run_prefscore(tiny, env);
+    CHECK(damaged.exit_code == 0);
+    CHECK(damaged.out == none.out);
+    CHECK_THAT(damaged.err, Catch::Contains("prefscore: warning: " + files[0].string()) &&
+                                Catch::Contains("packed weights not used") &&
+                                Catch::Contains("packed again"));
+    CHECK(prefscore::testing::count_occurrences(damaged.err, "packed weights not used") == 1);
+  }
+  fs::remove_all(cache);
+  fs::remove_all(dir);
+}

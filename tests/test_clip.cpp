@@ -363,3 +363,138 @@ TEST_CASE("malformed weights fail with one line naming the key", "[clip]") {
       Catch::Contains("tensor(s) missing for layout 'huggingface': "
                       "vision_model.embeddings.patch_embedding.weight"));
 }
+
+namespace {
+
+struct CachedLoad {
+  prefscore::PackedWeightsReport report;
+  at::Tensor image_embeds, text_embeds;
+};
+
+// Loads `checkpoint` (the hf fixture layout) with packed weights kept in `cache_dir` (none when
+// empty) and embeds the fixture's images and prompts.
+CachedLoad load_cached(const std::string& checkpoint, const RunOptions& options,
+                       const std::string& cache_dir) {
+  const ClipArchitecture arch =
+      prefscore::clip_architecture_from_hf_config(data_path("models/hf/config.json"));
+  Weights w(SafetensorsFile::open(checkpoint), prefscore::weight_layout("huggingface"), options);
+  const ClipModel model(arch, w, prefscore::PackedWeightsCache{cache_dir});
+  w.finish();  // also proves the tensors a cache hit does not read were checked off as used
+  CachedLoad out;
+  out.report = model.packed_weights_report();
+  out.image_embeds = model.encode_image(expected("pixel_values")).embeds.to(torch::kFloat32);
+  out.text_embeds = model.encode_text(expected("input_ids_hf_pad_bang")).embeds.to(torch::kFloat32);
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string all;
+  for (const std::string& l : lines) all += l + "\n";
+  return all;
+}
+
+std::filesystem::path packed_file(const std::filesystem::path& dir, const std::string& tower) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > tower.size() + 7 && name.find("-" + tower + ".packed") != std::string::npos) {
+      return entry.path();
+    }
+  }
+  FAIL("no " << tower << " packed-weights file in " << dir);
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("packed weights cache: mapped loads score exactly as packing does; damaged or stale "
+          "files are packed again", "[clip]") {
+  torch::InferenceMode guard;
+  const std::filesystem::path dir = prefscore::testing::fresh_temp_dir("packed_cache");
+  const std::string checkpoint = (dir / "model.safetensors").string();
+  std::filesystem::copy_file(data_path("models/hf/model.safetensors"), checkpoint);
+  std::vector<std::pair<std::string, RunOptions>> precisions = {
+      {"bf16", {c10::Device(c10::kCPU), c10::kBFloat16}}};
+  if (prefscore::int8_image_linears_available()) {
+    RunOptions int8{c10::Device(c10::kCPU), c10::kBFloat16};
+    int8.int8_image_linears = true;
+    precisions.push_back({"int8", int8});
+  }
+  for (const auto& [name, options] : precisions) {
+    INFO(name);
+    const CachedLoad plain = load_cached(checkpoint, options, "");
+    CHECK_FALSE(plain.report.vision_mapped);
+    CHECK(plain.report.problems.empty());
+    const std::filesystem::path cache = dir / ("cache_" + name);
+    const CachedLoad first = load_cached(checkpoint, options, cache.string());
+    if (std::filesystem::exists(cache)) {
+      // The oneDNN path: the first load packs into the cache, the next ones map it.
+      CHECK_FALSE(first.report.vision_mapped);
+      CHECK(first.report.problems.empty());
+    } else {
+      WARN("no oneDNN bf16 path on this CPU: nothing is packed, so nothing is cached");
+      CHECK(first.report.problems.empty());
+      continue;
+    }
+    const auto same_scores = [&](const CachedLoad& got) {
+      CHECK(got.image_embeds.equal(plain.image_embeds));
+      CHECK(got.text_embeds.equal(plain.text_embeds));
+    };
+    same_scores(first);
+    const CachedLoad mapped = load_cached(checkpoint, options, cache.string());
+    CHECK(mapped.report.vision_mapped);
+    CHECK(mapped.report.text_mapped);
+    CHECK(mapped.report.problems.empty());
+    same_scores(mapped);
+
+    // One flipped bit in the last weight bytes of the image tower's file.
+    const std::filesystem::path vision = packed_file(cache, "vision");
+    {
+      std::fstream f(vision, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekg(-1, std::ios::end);
+      char c = 0;
+      f.get(c);
+      f.seekp(-1, std::ios::end);
+      f.put(static_cast<char>(c ^ 0x10));
+    }
+    const CachedLoad damaged = load_cached(checkpoint, options, cache.string());
+    CHECK_FALSE(damaged.report.vision_mapped);
+    CHECK(damaged.report.text_mapped);
+    REQUIRE(damaged.report.problems.size() == 1);
+    CHECK_THAT(damaged.report.problems[0], Catch::Contains(vision.string()) &&
+                                               Catch::Contains("checksum mismatch") &&
+                                               Catch::Contains("packed again"));
+    same_scores(damaged);
+    CHECK(load_cached(checkpoint, options, cache.string()).report.vision_mapped);  // rewritten
+
+    // Cut short, as a crash before the kernel wrote it out could leave it.
+    std::filesystem::resize_file(vision, std::filesystem::file_size(vision) / 2);
+    const CachedLoad truncated = load_cached(checkpoint, options, cache.string());
+    CHECK_FALSE(truncated.report.vision_mapped);
+    CHECK_THAT(joined(truncated.report.problems), Catch::Contains("outside the file"));
+    same_scores(truncated);
+
+    // The checkpoint changed (its mtime): every file is stale, packed again and replaced.
+    std::filesystem::last_write_time(checkpoint, std::filesystem::last_write_time(checkpoint) +
+                                                     std::chrono::seconds(5));
+    const CachedLoad stale = load_cached(checkpoint, options, cache.string());
+    CHECK_FALSE(stale.report.vision_mapped);
+    CHECK_FALSE(stale.report.text_mapped);
+    CHECK(stale.report.problems.size() == 2);
+    CHECK_THAT(joined(stale.report.problems), Catch::Contains("made from other weights"));
+    same_scores(stale);
+    CHECK(load_cached(checkpoint, options, cache.string()).report.vision_mapped);
+    std::size_t files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(cache)) files += entry.exists();
+    CHECK(files == 2);  // replaced, not added; no temporaries left
+
+    // A cache that cannot be written: a warning, and the load goes on.
+    const std::filesystem::path blocked = dir / ("not_a_folder_" + name);
+    std::ofstream(blocked) << "x";
+    const CachedLoad unwritable = load_cached(checkpoint, options, (blocked / "cache").string());
+    CHECK_FALSE(unwritable.report.vision_mapped);
+    CHECK_THAT(joined(unwritable.report.problems), Catch::Contains("cannot create the folder") &&
+                                                       Catch::Contains("packed weights not kept"));
+    same_scores(unwritable);
+  }
+  std::filesystem::remove_all(dir);
+}

@@ -9,6 +9,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "prefscore/clip_config.h"
@@ -17,17 +18,35 @@
 namespace prefscore {
 
 class OnednnTransformer;      // src/onednn_transformer.h
+class PackedWeightsFile;      // src/packed_weights_file.h
 enum class LinearPrecision;  // src/onednn_transformer.h
 
 // Whether RunOptions::int8_image_linears (--precision int8) can run here: a build with oneDNN and
 // native int8 (AVX512-VNNI or AMX) and bf16 GEMM kernels for this CPU.
 bool int8_image_linears_available();
 
+// Where the CPU oneDNN path (bf16, int8) keeps each tower's linear weights packed for this CPU, so
+// that later loads map them instead of converting and packing the checkpoint again (ViT-H: ~2 GB
+// in bf16, ~1.2 GB in int8 per model). One file per checkpoint path, tower and precision,
+// replaced when the checkpoint changes (path, size, mtime), the dims or the oneDNN build do; a
+// file that is damaged or stale is packed again, never used.
+struct PackedWeightsCache {
+  std::string dir;  // empty: no cache (pack at every load)
+};
+
+// What a load did with the packed-weights cache.
+struct PackedWeightsReport {
+  bool vision_mapped = false, text_mapped = false;  // the tower's weights came from the cache
+  // One line per file not used (why) or not written (why): the caller warns.
+  std::vector<std::string> problems;
+};
+
 class ClipModel {
  public:
   // Takes every CLIP tensor from `weights` (shapes checked against `arch`). Does not call
-  // weights.finish(): a head may still take its own tensors.
-  ClipModel(const ClipArchitecture& arch, Weights& weights);
+  // weights.finish(): a head may still take its own tensors. A tower whose packed weights are
+  // mapped from `cache` still has its tensors checked (present, shape) but not read.
+  ClipModel(const ClipArchitecture& arch, Weights& weights, const PackedWeightsCache& cache = {});
 
   struct VisionOutput {
     at::Tensor tokens;  // [N, tokens, W]: last block's output, before ln_post (MPS uses these)
@@ -68,18 +87,27 @@ class ClipModel {
   // The learned temperature (log scale), as stored: PickScore and MPS multiply by exp() of it.
   double logit_scale() const { return logit_scale_; }
   const ClipArchitecture& architecture() const { return arch_; }
+  const PackedWeightsReport& packed_weights_report() const { return packed_report_; }
   const RunOptions& options() const { return options_; }
 
  private:
   struct Block {
     at::Tensor ln1_w, ln1_b, in_w, in_b, out_w, out_b, ln2_w, ln2_b, fc_w, fc_b, proj_w, proj_b;
   };
+  // linear_weights false: the four linear weights are only checked (Weights::check), left
+  // undefined.
   static std::vector<Block> load_blocks(Weights& w, Tower tower, int64_t layers, int64_t width,
-                                        int64_t mlp_width);
-  std::shared_ptr<const OnednnTransformer> make_fast(std::vector<Block>& blocks, int64_t tokens,
-                                                     int64_t heads, bool causal,
-                                                     LinearPrecision precision,
-                                                     const Weights& source) const;
+                                        int64_t mlp_width, bool linear_weights = true);
+  // The tower's oneDNN blocks: packed weights mapped from `cache` when it holds usable ones, else
+  // packed from `w` (straight into a new cache file when there is a cache). Null when a block tensor is missing (finish()
+  // reports it).
+  std::shared_ptr<const OnednnTransformer> load_fast_tower(Weights& w, Tower tower,
+                                                           LinearPrecision precision,
+                                                           const PackedWeightsCache& cache);
+  std::shared_ptr<const OnednnTransformer> make_fast(
+      std::vector<Block>& blocks, int64_t tokens, int64_t heads, bool causal,
+      LinearPrecision precision, const Weights& source,
+      std::shared_ptr<PackedWeightsFile> packed) const;
   at::Tensor run_block(const Block& b, const at::Tensor& x, int64_t heads,
                        const at::Tensor& attn_mask) const;
 
@@ -94,6 +122,7 @@ class ClipModel {
   // CPU bf16 fast path for each tower; when set, the tower's Blocks above are left empty.
   std::shared_ptr<const OnednnTransformer> vision_fast_, text_fast_;
   double logit_scale_ = 0.0;
+  PackedWeightsReport packed_report_;
 };
 
 }  // namespace prefscore

@@ -26,6 +26,7 @@ struct ClipSource {
   std::string config;   // transformers config.json or open_clip model config; empty = inferred
   SafetensorsLimits limits;  // the weights file's header size limit
   VerifyOptions verify;      // sha256 of the card's files (--no-verify, where digests are kept)
+  PackedWeightsCache packed_weights;  // CPU bf16/int8: where packed weights are kept (clip.h)
 };
 
 struct LoadedClip {

@@ -15,6 +15,9 @@ std::string read_file(const std::string& path);
 // reader sees either the old file or the whole new one; on failure the temporary is removed and
 // Error(path, reason) is thrown.
 void write_file_atomic(const std::string& path, const std::string& contents);
+// A fresh name next to `path` (same folder, so a rename onto `path` is atomic) for a file that is
+// built there first: "<path>.tmp.<pid>.<random hex>".
+std::string temporary_name(const std::string& path);
 
 // A score as the text outputs print it: fixed, 6 decimals ("%.6f").
 std::string format_score(double value);

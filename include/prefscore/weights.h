@@ -71,6 +71,10 @@ class Weights {
   // Empty (undefined) tensor when missing: the name is recorded for finish().
   at::Tensor get(WeightId id, const std::vector<int64_t>& shape);
   at::Tensor get(WeightId id, Tower tower, int64_t layer, const std::vector<int64_t>& shape);
+  // get() without reading the tensor: checks that it is there (recorded as used, or as missing
+  // for finish()) with a floating-point dtype and that shape, for a caller that has its values
+  // from elsewhere (packed weights cached from this very file). True when present.
+  bool check(WeightId id, Tower tower, int64_t layer, const std::vector<int64_t>& shape);
   // A tensor by its full key in the file, for heads with weights outside the CLIP core (MPS
   // cross_model.*). `shape` entries of -1 match any size.
   at::Tensor get_named(const std::string& name, const std::vector<int64_t>& shape);
@@ -94,6 +98,11 @@ class Weights {
  private:
   at::Tensor load(const std::vector<std::string>& keys, bool transpose,
                   const std::vector<int64_t>& shape);
+  std::vector<std::string> block_keys(WeightId id, Tower tower, int64_t layer) const;
+  // Looks up, records and checks (dtype, shape) every key; views of the file in `parts`.
+  bool check_parts(const std::vector<std::string>& keys, bool transpose,
+                   const std::vector<int64_t>& shape, std::vector<at::Tensor>& parts,
+                   std::vector<const TensorInfo*>& infos);
 
   SafetensorsFile file_;
   const WeightLayout& layout_;

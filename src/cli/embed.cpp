@@ -65,6 +65,7 @@ void embed(const EmbedOptions& opts, Context& context) {
   ClipSource source = opts.source;
   if (!opts.model_card.empty()) source.model = opts.model_card;
   source.verify = verify_options(opts.no_verify, context);
+  source.packed_weights = packed_weights_cache(opts.run, context.cache_dir);
   std::vector<std::string> images = opts.images;
   if (!opts.paths.empty()) {
     const ImageListing listing = collect_image_files(opts.paths);
@@ -89,6 +90,7 @@ void embed(const EmbedOptions& opts, Context& context) {
   torch::InferenceMode inference;
   LoadedClip clip = load_clip(source, context.card_dirs, context.weights_home, run);
   report_verification(clip.verification, opts.no_verify);
+  report_packed_weights(clip.model->packed_weights_report());
   clip.weights->ignore_prefix("cross_model.");  // an MPS head's weights: not needed for embeddings
   clip.weights->finish();
   const EncoderFrontEnd front = encoder_front_end(clip);
@@ -222,6 +224,7 @@ void add_embed(CLI::App& app, Context& context) {
       ->required();
   add_verify_flag(*cmd, opts->no_verify);
   add_run_flags(*cmd, opts->run);
+  add_packed_cache_flag(*cmd, opts->run);
   cmd->callback([opts, &context] { embed(*opts, context); });
 }
 

@@ -49,6 +49,7 @@ void add_model_flags(CLI::App& command, ModelFlags& flags, bool allow_several_mo
                    "[default: off]");
   add_verify_flag(command, flags.no_verify);
   add_run_flags(command, flags.run);
+  add_packed_cache_flag(command, flags.run);
 }
 
 std::vector<std::unique_ptr<Scorer>> open_scorers(const ModelFlags& flags, const Context& context) {
@@ -83,6 +84,7 @@ std::vector<std::unique_ptr<Scorer>> open_scorers(const ModelFlags& flags, const
     spec.source.config = flags.config;
     spec.source.limits.max_header_bytes = flags.max_header_bytes;
     spec.source.verify = verify_options(flags.no_verify, context);
+    spec.source.packed_weights = packed_weights_cache(flags.run, context.cache_dir);
     spec.max_prompt_bytes = flags.max_prompt_bytes;
     spec.head = flags.head;
     spec.vocab_path = context.vocab_path;
@@ -90,6 +92,7 @@ std::vector<std::unique_ptr<Scorer>> open_scorers(const ModelFlags& flags, const
     spec.decode.max_pixels = flags.max_pixels;
     spec.decode.exif_transpose = flags.exif_transpose;
     scorers.push_back(std::make_unique<Scorer>(spec, context.card_dirs, context.weights_home, run));
+    report_packed_weights(scorers.back()->clip().packed_weights_report());
     const auto& checked = scorers.back()->verification();
     verification.insert(verification.end(), checked.begin(), checked.end());
   }

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
+
 #include "cpu_info.h"
 #include "prefscore/error.h"
 
@@ -24,6 +26,19 @@ void add_run_flags(CLI::App& command, RunFlags& flags) {
       .add_option("--threads", flags.threads,
                   "CPU threads for the model (intra-op) [default: 0 = one per physical core]")
       ->check(CLI::NonNegativeNumber);
+}
+
+void add_packed_cache_flag(CLI::App& command, RunFlags& flags) {
+  command.add_flag("--no-packed-cache", flags.no_packed_cache,
+                   "Do not keep or use the weights packed for this CPU (CPU bf16 and int8) in "
+                   "$PREFSCORE_CACHE_DIR/packed-weights/: later loads then convert and pack the "
+                   "checkpoint again (ViT-H: ~5 s more) [default: kept, ~2 GB per ViT-H model "
+                   "in bf16, written on first use]");
+}
+
+PackedWeightsCache packed_weights_cache(const RunFlags& flags, const std::string& cache_dir) {
+  if (flags.no_packed_cache || cache_dir.empty()) return {};
+  return {(std::filesystem::path(cache_dir) / "packed-weights").string()};
 }
 
 std::string auto_precision(const c10::Device& device) {

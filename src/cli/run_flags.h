@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "prefscore/clip.h"
 #include "prefscore/run_options.h"
 
 namespace prefscore::cli {
@@ -14,9 +15,15 @@ struct RunFlags {
   std::string device = "cpu";
   std::string precision = "auto";
   int threads = 0;  // 0 = one per physical core
+  bool no_packed_cache = false;
 };
 
 void add_run_flags(CLI::App& command, RunFlags& flags);
+// --no-packed-cache, for the commands that load a model from a checkpoint (not bench's synthetic
+// weights).
+void add_packed_cache_flag(CLI::App& command, RunFlags& flags);
+// Where packed weights are kept: $PREFSCORE_CACHE_DIR/packed-weights/, none with --no-packed-cache.
+PackedWeightsCache packed_weights_cache(const RunFlags& flags, const std::string& cache_dir);
 // Validates the flags (e.g. CUDA present), resolves `auto`, sets the intra-op thread count and
 // returns the options.
 RunOptions apply_run_flags(const RunFlags& flags);
