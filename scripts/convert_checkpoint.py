@@ -14,7 +14,8 @@ Nothing is renamed or transposed: the C++ loader maps the official key names its
 (src/layouts/). Nothing is cast either, unless `--dtype bf16` is given: then every floating-point
 tensor is stored as bfloat16 (round to nearest even, as prefscore's own conversion at load), the
 dtype `--precision bf16|int8` computes in, so that prefscore maps it without converting (ViT-H:
-time to first score 6 s instead of 11.6 s here). Such a file has its own sha256: use it with
+the first load 6-8 s instead of 13-15 s here; later loads map packed weights cached by the
+first either way). Such a file has its own sha256: use it with
 `--weights FILE` or a copy of the card naming that digest; fp32 scores from it are not the
 official fp32 scores. Prints the output's sha256 (for a model card) when done. Needs Debian's
 python3-torch (`apt-get install python3-torch`); no network.
