@@ -144,7 +144,10 @@ std::shared_ptr<const OnednnTransformer> ClipModel::load_fast_tower(
       arch_.activation == "quick_gelu" ? MlpActivation::kQuickGelu : MlpActivation::kGelu;
 
   std::shared_ptr<PackedWeightsFile> packed;
-  if (!cache.dir.empty()) {
+  // Weights that are not a file on disk (SafetensorsFile::from_bytes) have no identity to key a
+  // cache file by: they are packed in memory.
+  std::error_code ec;
+  if (!cache.dir.empty() && std::filesystem::is_regular_file(w.path(), ec)) {
     const PackedLocation location = packed_location(cache, w.path(), arch_, tower, precision);
     std::string why;
     packed = PackedWeightsFile::open(location.path, location.key, &why);
