@@ -498,15 +498,18 @@ const OnednnTransformer::Plan& OnednnTransformer::plan_for(int64_t batch) const 
     }
     plan->linear[kind] = dnnl::matmul(pd);
   }
-  // Attention over [N, heads, T, d] views of the q/k/v GEMM output [N·T, 3·W] (q at column 0,
-  // k at W, v at 2W; head h at h·d): no copies.
+  // Attention over [1, heads, T, d] views of one image's rows of the q/k/v GEMM output [N·T, 3·W]
+  // (q at column 0, k at W, v at 2W; head h at h·d): no copies.
   const Dims qkv_strides = {t * 3 * w, d, 3 * w, 1};
-  plan->q = memory::desc({batch, heads_, t, d}, DataType::bf16, qkv_strides);
-  plan->k = memory::desc({batch, heads_, d, t}, DataType::bf16, Dims{t * 3 * w, d, 1, 3 * w});
-  plan->v = memory::desc({batch, heads_, t, d}, DataType::bf16, qkv_strides);
-  plan->scores_md = memory::desc({batch, heads_, t, t}, DataType::f32, Tag::abcd);
-  plan->probs_md = memory::desc({batch, heads_, t, t}, DataType::bf16, Tag::abcd);
-  plan->context_md = memory::desc({batch, heads_, t, d}, DataType::bf16, Dims{t * w, d, w, 1});
+  // One image at a time: its scores (heads × T × T float32, 4.2 MB for ViT-H) and probabilities
+  // stay in cache from the scores GEMM through the softmax to the context GEMM; for the whole
+  // batch at once they were 17 MB written to and read back from memory in every layer.
+  plan->q = memory::desc({1, heads_, t, d}, DataType::bf16, qkv_strides);
+  plan->k = memory::desc({1, heads_, d, t}, DataType::bf16, Dims{t * 3 * w, d, 1, 3 * w});
+  plan->v = memory::desc({1, heads_, t, d}, DataType::bf16, qkv_strides);
+  plan->scores_md = memory::desc({1, heads_, t, t}, DataType::f32, Tag::abcd);
+  plan->probs_md = memory::desc({1, heads_, t, t}, DataType::bf16, Tag::abcd);
+  plan->context_md = memory::desc({1, heads_, t, d}, DataType::bf16, Dims{t * w, d, w, 1});
   dnnl::primitive_attr scores_attr;
   scores_attr.set_output_scales(0, {static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)))});
   plan->scores = dnnl::matmul(dnnl::matmul::primitive_desc(
@@ -534,8 +537,8 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
   const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16);
   at::Tensor h = torch::empty({m, w}, bf16);
   at::Tensor qkv = torch::empty({m, 3 * w}, bf16);
-  at::Tensor scores = torch::empty({batch, heads_, tokens_, tokens_}, torch::kFloat32);
-  at::Tensor probs = torch::empty({batch, heads_, tokens_, tokens_}, bf16);
+  at::Tensor scores = torch::empty({1, heads_, tokens_, tokens_}, torch::kFloat32);
+  at::Tensor probs = torch::empty({1, heads_, tokens_, tokens_}, bf16);
   at::Tensor context = torch::empty({m, w}, bf16);
   at::Tensor mlp = torch::empty({m, mlp_width_}, bf16);
   // int8: the quantised inputs of the GEMMs (the layer norms' output, the attention output and the
@@ -561,10 +564,16 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
   const memory x_mem = mem(matrix(m, w, DataType::f32), x);
   const memory context_mem = mem(matrix(m, w, DataType::bf16), context);
   const memory mlp_mem = mem(matrix(m, mlp_width_, DataType::bf16), mlp);
-  const memory q_mem = mem(plan.q, qkv), k_mem = mem(plan.k, qkv, w),
-               v_mem = mem(plan.v, qkv, 2 * w);
+  // Per image: its q, k, v in the q/k/v GEMM output and its rows of the attention output.
+  std::vector<memory> q_mem, k_mem, v_mem, heads_out_mem;
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t rows = b * tokens_;
+    q_mem.push_back(mem(plan.q, qkv, rows * 3 * w));
+    k_mem.push_back(mem(plan.k, qkv, rows * 3 * w + w));
+    v_mem.push_back(mem(plan.v, qkv, rows * 3 * w + 2 * w));
+    heads_out_mem.push_back(mem(plan.context_md, context, rows * w));
+  }
   const memory scores_mem = mem(plan.scores_md, scores), probs_mem = mem(plan.probs_md, probs);
-  const memory heads_out_mem = mem(plan.context_md, context);
   const float eps = static_cast<float>(eps_);
   // bf16: one GEMM on the bf16 input. int8: per image, `input` (bf16) is quantised into
   // `quantised` and multiplied into that image's rows of `output`.
@@ -602,18 +611,21 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
   for (const Layer& layer : layers_) {
     layer_norm_to_bf16(x, layer.ln1_w, layer.ln1_b, eps, h);
     linear(layer, kQkv, h, h_mem, &h8, qkv, qkv_mem);
-    plan.scores.execute(
-        stream, {{DNNL_ARG_SRC, q_mem}, {DNNL_ARG_WEIGHTS, k_mem}, {DNNL_ARG_DST, scores_mem}});
-    // The causal mask is added here, not as a oneDNN binary post-op: with that post-op oneDNN 2.6
-    // falls back to its reference matmul, ~100x slower.
-    if (causal_) {
-      stream.wait();
-      scores.add_(causal_mask_);
+    for (int64_t b = 0; b < batch; ++b) {
+      plan.scores.execute(stream, {{DNNL_ARG_SRC, q_mem[b]},
+                                   {DNNL_ARG_WEIGHTS, k_mem[b]},
+                                   {DNNL_ARG_DST, scores_mem}});
+      // The causal mask is added here, not as a oneDNN binary post-op: with that post-op oneDNN
+      // 2.6 falls back to its reference matmul, ~100x slower.
+      if (causal_) {
+        stream.wait();
+        scores.add_(causal_mask_);
+      }
+      plan.softmax.execute(stream, {{DNNL_ARG_SRC, scores_mem}, {DNNL_ARG_DST, probs_mem}});
+      plan.context.execute(stream, {{DNNL_ARG_SRC, probs_mem},
+                                    {DNNL_ARG_WEIGHTS, v_mem[b]},
+                                    {DNNL_ARG_DST, heads_out_mem[b]}});
     }
-    plan.softmax.execute(stream, {{DNNL_ARG_SRC, scores_mem}, {DNNL_ARG_DST, probs_mem}});
-    plan.context.execute(
-        stream,
-        {{DNNL_ARG_SRC, probs_mem}, {DNNL_ARG_WEIGHTS, v_mem}, {DNNL_ARG_DST, heads_out_mem}});
     linear(layer, kOut, context, context_mem, &context8, x, x_mem);
     layer_norm_to_bf16(x, layer.ln2_w, layer.ln2_b, eps, h);
     linear(layer, kFc, h, h_mem, &h8, mlp, mlp_mem);

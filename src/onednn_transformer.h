@@ -6,8 +6,8 @@
 //
 // Here each linear layer is one GEMM with weights reordered once at load into oneDNN's blocked
 // layout, its bias, GELU and residual add fused as post-ops; attention reads q, k and v in place
-// from the q/k/v GEMM output through strided descriptors (all heads and images in one batched GEMM
-// each) and writes its output straight in the [tokens, heads × head_dim] layout the output
+// from the q/k/v GEMM output through strided descriptors (all heads of an image in one batched GEMM
+// each, image by image so that its scores stay in cache) and writes its output straight in the [tokens, heads × head_dim] layout the output
 // projection reads. Numerically sensitive steps stay in fp32: the residual stream, layer-norm
 // statistics, the attention scores and their softmax; only GEMM inputs are rounded to bf16.
 #pragma once
