@@ -25,6 +25,9 @@ while [[ $# -gt 0 ]]; do
 done
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/prefscore_bench_cache.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
+# Digest records and packed weights of the temporary checkpoints stay in the work folder (removed
+# at exit) rather than accumulating in the user's cache.
+export PREFSCORE_CACHE_DIR="$WORK/prefscore-cache"
 TINY=(--model-card "$ROOT/tests/data/cards/tiny-hf.json" --weights "$ROOT/tests/data/models/hf")
 
 now() { date +%s.%N; }

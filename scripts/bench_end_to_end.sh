@@ -28,6 +28,9 @@ done
 if (( IMAGES <= FIRST )); then echo "$0: --images must be more than $FIRST" >&2; exit 2; fi
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/prefscore_bench_e2e.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
+# Digest records and packed weights of the temporary checkpoints stay in the work folder (removed
+# at exit) rather than accumulating in the user's cache.
+export PREFSCORE_CACHE_DIR="$WORK/prefscore-cache"
 
 if [[ -z $WEIGHTS ]]; then
   echo "writing a random ViT-H/14 checkpoint (~4 GB) to $WORK ..."
