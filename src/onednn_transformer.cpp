@@ -320,11 +320,15 @@ std::string layout_bytes(const memory::desc& d) {
   return std::string(reinterpret_cast<const char*>(&d.data), sizeof d.data);
 }
 
-bool same_layout(const std::string& bytes, const memory::desc& d) {
-  if (bytes.size() != sizeof(dnnl_memory_desc_t)) return false;
-  dnnl_memory_desc_t stored;
-  std::memcpy(&stored, bytes.data(), sizeof stored);
-  return memory::desc(stored) == d;
+// Compared as descriptors (oneDNN's own equality), not as bytes: the struct has padding.
+bool same_layout(const std::string& a, const std::string& b) {
+  if (a.size() != sizeof(dnnl_memory_desc_t) || b.size() != sizeof(dnnl_memory_desc_t)) {
+    return false;
+  }
+  dnnl_memory_desc_t da, db;
+  std::memcpy(&da, a.data(), sizeof da);
+  std::memcpy(&db, b.data(), sizeof db);
+  return memory::desc(da) == memory::desc(db);
 }
 
 // Entries of a packed-weights file, per block: the four packed weights, then (int8) the four
@@ -371,9 +375,7 @@ bool OnednnTransformer::can_use(const PackedWeightsFile& file, int64_t layers, i
     return false;
   }
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    dnnl_memory_desc_t wanted;
-    std::memcpy(&wanted, expected[i].layout.data(), sizeof wanted);
-    if (!same_layout(entries[i].layout, memory::desc(wanted)) ||
+    if (!same_layout(entries[i].layout, expected[i].layout) ||
         entries[i].size != expected[i].size) {
       if (why != nullptr) *why = "packed in another layout (another CPU or oneDNN build)";
       return false;

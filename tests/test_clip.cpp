@@ -395,8 +395,7 @@ std::string joined(const std::vector<std::string>& lines) {
 
 std::filesystem::path packed_file(const std::filesystem::path& dir, const std::string& tower) {
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name.size() > tower.size() + 7 && name.find("-" + tower + ".packed") != std::string::npos) {
+    if (entry.path().filename().string().find("-" + tower + ".packed") != std::string::npos) {
       return entry.path();
     }
   }

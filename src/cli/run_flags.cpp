@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <iostream>
 
 #include "cpu_info.h"
 #include "prefscore/error.h"
@@ -39,6 +40,12 @@ void add_packed_cache_flag(CLI::App& command, RunFlags& flags) {
 PackedWeightsCache packed_weights_cache(const RunFlags& flags, const std::string& cache_dir) {
   if (flags.no_packed_cache || cache_dir.empty()) return {};
   return {(std::filesystem::path(cache_dir) / "packed-weights").string()};
+}
+
+void report_packed_weights(const PackedWeightsReport& report) {
+  for (const std::string& problem : report.problems) {
+    std::cerr << "prefscore: warning: " << problem << "\n";
+  }
 }
 
 std::string auto_precision(const c10::Device& device) {

@@ -24,6 +24,8 @@ void add_run_flags(CLI::App& command, RunFlags& flags);
 void add_packed_cache_flag(CLI::App& command, RunFlags& flags);
 // Where packed weights are kept: $PREFSCORE_CACHE_DIR/packed-weights/, none with --no-packed-cache.
 PackedWeightsCache packed_weights_cache(const RunFlags& flags, const std::string& cache_dir);
+// One stderr warning per packed-weights file a load could not use or keep (the load itself went on).
+void report_packed_weights(const PackedWeightsReport& report);
 // Validates the flags (e.g. CUDA present), resolves `auto`, sets the intra-op thread count and
 // returns the options.
 RunOptions apply_run_flags(const RunFlags& flags);

@@ -38,10 +38,4 @@ void report_verification(const std::vector<FileVerification>& files, bool no_ver
   }
 }
 
-void report_packed_weights(const PackedWeightsReport& report) {
-  for (const std::string& problem : report.problems) {
-    std::cerr << "prefscore: warning: " << problem << "\n";
-  }
-}
-
 }  // namespace prefscore::cli

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "commands.h"
-#include "prefscore/clip.h"
 #include "prefscore/weights_verification.h"
 
 namespace prefscore::cli {
@@ -19,8 +18,5 @@ VerifyOptions verify_options(bool no_verify, const Context& context);
 // Called once per command with the files of all its models: one stderr line per file the card's
 // digest does not describe or whose digest could not be remembered; with --no-verify, one line.
 void report_verification(const std::vector<FileVerification>& files, bool no_verify);
-
-// One stderr warning per packed-weights file a load could not use or keep (the load itself went on).
-void report_packed_weights(const PackedWeightsReport& report);
 
 }  // namespace prefscore::cli
