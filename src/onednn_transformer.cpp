@@ -239,9 +239,12 @@ struct OnednnTransformer::Layer {
 
 struct OnednnTransformer::Plan {
   dnnl::matmul linear[kLinearKinds];
+  // Attention for one head of one image, run single-threaded: the threads take (image, head)
+  // pairs in turn (see run()).
   dnnl::matmul scores, context;
   dnnl::softmax_v2_forward softmax;
   memory::desc q, k, v, scores_md, probs_md, context_md;
+  size_t attention_scratchpad_bytes = 0;  // the most any of the three needs (user-managed)
 };
 
 namespace {
@@ -469,11 +472,6 @@ OnednnTransformer::OnednnTransformer(std::vector<TransformerBlockWeights> blocks
     layers_.push_back(std::move(layer));
     b = TransformerBlockWeights();
   }
-  if (causal_) {
-    causal_mask_ = torch::full({1, 1, tokens_, tokens_}, -std::numeric_limits<float>::infinity())
-                       .triu(1)
-                       .contiguous();
-  }
 }
 
 OnednnTransformer::~OnednnTransformer() = default;
@@ -500,29 +498,38 @@ const OnednnTransformer::Plan& OnednnTransformer::plan_for(int64_t batch) const 
     }
     plan->linear[kind] = dnnl::matmul(pd);
   }
-  // Attention over [1, heads, T, d] views of one image's rows of the q/k/v GEMM output [N·T, 3·W]
-  // (q at column 0, k at W, v at 2W; head h at h·d): no copies.
-  const Dims qkv_strides = {t * 3 * w, d, 3 * w, 1};
-  // One image at a time: its scores (heads × T × T float32, 4.2 MB for ViT-H) and probabilities
-  // stay in cache from the scores GEMM through the softmax to the context GEMM; for the whole
-  // batch at once they were 17 MB written to and read back from memory in every layer.
-  plan->q = memory::desc({1, heads_, t, d}, DataType::bf16, qkv_strides);
-  plan->k = memory::desc({1, heads_, d, t}, DataType::bf16, Dims{t * 3 * w, d, 1, 3 * w});
-  plan->v = memory::desc({1, heads_, t, d}, DataType::bf16, qkv_strides);
-  plan->scores_md = memory::desc({1, heads_, t, t}, DataType::f32, Tag::abcd);
-  plan->probs_md = memory::desc({1, heads_, t, t}, DataType::bf16, Tag::abcd);
-  plan->context_md = memory::desc({1, heads_, t, d}, DataType::bf16, Dims{t * w, d, w, 1});
-  dnnl::primitive_attr scores_attr;
+  // Attention on [T, d] views of one image's rows of the q/k/v GEMM output [N·T, 3·W] (q at
+  // column 0, k at W, v at 2W; head h at h·d): no copies. One head at a time, so that its scores
+  // (T × T float32, 264 KB for ViT-H) stay in the core's L2 cache from the scores GEMM through the
+  // softmax to the context GEMM; over all 16 heads they were 4.2 MB, beyond L2. run() calls them
+  // from inside a parallel loop over (image, head) pairs, where oneDNN runs each on the calling
+  // thread (it sees the OpenMP region it is in); scratchpads are per thread (user-managed).
+  plan->q = memory::desc({t, d}, DataType::bf16, Dims{3 * w, 1});
+  plan->k = memory::desc({d, t}, DataType::bf16, Dims{1, 3 * w});
+  plan->v = plan->q;
+  plan->scores_md = matrix(t, t, DataType::f32);
+  plan->probs_md = matrix(t, t, DataType::bf16);
+  plan->context_md = memory::desc({t, d}, DataType::bf16, Dims{w, 1});
+  dnnl::primitive_attr scores_attr, attr;
   scores_attr.set_output_scales(0, {static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)))});
-  plan->scores = dnnl::matmul(dnnl::matmul::primitive_desc(
-      dnnl::matmul::desc(plan->q, plan->k, plan->scores_md), scores_attr, cpu_engine()));
-  plan->softmax = dnnl::softmax_v2_forward(dnnl::softmax_v2_forward::primitive_desc(
+  for (dnnl::primitive_attr* a : {&scores_attr, &attr}) {
+    a->set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  }
+  const dnnl::matmul::primitive_desc scores_pd(
+      dnnl::matmul::desc(plan->q, plan->k, plan->scores_md), scores_attr, cpu_engine());
+  const dnnl::softmax_v2_forward::primitive_desc softmax_pd(
       dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_inference,
                                      dnnl::algorithm::softmax_accurate, plan->scores_md,
-                                     plan->probs_md, /*softmax_axis=*/3),
-      cpu_engine()));
-  plan->context = dnnl::matmul(dnnl::matmul::primitive_desc(
-      dnnl::matmul::desc(plan->probs_md, plan->v, plan->context_md), cpu_engine()));
+                                     plan->probs_md, /*softmax_axis=*/1),
+      attr, cpu_engine());
+  const dnnl::matmul::primitive_desc context_pd(
+      dnnl::matmul::desc(plan->probs_md, plan->v, plan->context_md), attr, cpu_engine());
+  plan->scores = dnnl::matmul(scores_pd);
+  plan->softmax = dnnl::softmax_v2_forward(softmax_pd);
+  plan->context = dnnl::matmul(context_pd);
+  plan->attention_scratchpad_bytes =
+      std::max({scores_pd.scratchpad_desc().get_size(), softmax_pd.scratchpad_desc().get_size(),
+                context_pd.scratchpad_desc().get_size()});
   slot = std::move(plan);
   return *slot;
 }
@@ -539,8 +546,6 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
   const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16);
   at::Tensor h = torch::empty({m, w}, bf16);
   at::Tensor qkv = torch::empty({m, 3 * w}, bf16);
-  at::Tensor scores = torch::empty({1, heads_, tokens_, tokens_}, torch::kFloat32);
-  at::Tensor probs = torch::empty({1, heads_, tokens_, tokens_}, bf16);
   at::Tensor context = torch::empty({m, w}, bf16);
   at::Tensor mlp = torch::empty({m, mlp_width_}, bf16);
   // int8: the quantised inputs of the GEMMs (the layer norms' output, the attention output and the
@@ -566,16 +571,66 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
   const memory x_mem = mem(matrix(m, w, DataType::f32), x);
   const memory context_mem = mem(matrix(m, w, DataType::bf16), context);
   const memory mlp_mem = mem(matrix(m, mlp_width_, DataType::bf16), mlp);
-  // Per image: its q, k, v in the q/k/v GEMM output and its rows of the attention output.
-  std::vector<memory> q_mem, k_mem, v_mem, heads_out_mem;
-  for (int64_t b = 0; b < batch; ++b) {
-    const int64_t rows = b * tokens_;
-    q_mem.push_back(mem(plan.q, qkv, rows * 3 * w));
-    k_mem.push_back(mem(plan.k, qkv, rows * 3 * w + w));
-    v_mem.push_back(mem(plan.v, qkv, rows * 3 * w + 2 * w));
-    heads_out_mem.push_back(mem(plan.context_md, context, rows * w));
+  // Each thread's attention buffers: one head's scores and probabilities, the primitives'
+  // scratchpad, and memory objects whose data handles are pointed at each (image, head) in turn.
+  struct AttentionBuffers {
+    at::Tensor scores, probs, scratchpad;
+    memory q, k, v, scores_mem, probs_mem, context_mem, scratchpad_mem;
+  };
+  std::vector<AttentionBuffers> attention(static_cast<size_t>(at::get_num_threads()));
+  const auto scratchpad_bytes =
+      std::max<int64_t>(1, static_cast<int64_t>(plan.attention_scratchpad_bytes));
+  for (AttentionBuffers& a : attention) {
+    a.scores = torch::empty({tokens_, tokens_}, torch::kFloat32);
+    a.probs = torch::empty({tokens_, tokens_}, bf16);
+    a.scratchpad = torch::empty({scratchpad_bytes}, torch::kByte);
+    a.q = mem(plan.q, qkv);
+    a.k = mem(plan.k, qkv);
+    a.v = mem(plan.v, qkv);
+    a.context_mem = mem(plan.context_md, context);
+    a.scores_mem = mem(plan.scores_md, a.scores);
+    a.probs_mem = mem(plan.probs_md, a.probs);
+    a.scratchpad_mem = memory({{scratchpad_bytes}, DataType::u8, Tag::a}, engine,
+                              a.scratchpad.data_ptr());
   }
-  const memory scores_mem = mem(plan.scores_md, scores), probs_mem = mem(plan.probs_md, probs);
+  const int64_t head_width = w / heads_;
+  auto* const qkv_data = static_cast<char*>(qkv.data_ptr());
+  auto* const context_data = static_cast<char*>(context.data_ptr());
+  const float minus_infinity = -std::numeric_limits<float>::infinity();
+  // softmax(q·kᵀ/√d [+ causal mask])·v for the (image, head) pairs [begin, end), on this thread.
+  const auto attend = [&](int64_t begin, int64_t end) {
+    AttentionBuffers& a = attention[static_cast<size_t>(at::get_thread_num())];
+    dnnl::stream local(engine);
+    for (int64_t pair = begin; pair < end; ++pair) {
+      const int64_t b = pair / heads_, head = pair % heads_;
+      char* q = qkv_data + 2 * (b * tokens_ * 3 * w + head * head_width);  // bf16: 2 bytes
+      a.q.set_data_handle(q);
+      a.k.set_data_handle(q + 2 * w);
+      a.v.set_data_handle(q + 4 * w);
+      a.context_mem.set_data_handle(context_data + 2 * (b * tokens_ * w + head * head_width));
+      plan.scores.execute(local, {{DNNL_ARG_SRC, a.q},
+                                  {DNNL_ARG_WEIGHTS, a.k},
+                                  {DNNL_ARG_DST, a.scores_mem},
+                                  {DNNL_ARG_SCRATCHPAD, a.scratchpad_mem}});
+      // The causal mask is added here, not as a oneDNN binary post-op: with that post-op oneDNN
+      // 2.6 falls back to its reference matmul, ~100x slower.
+      if (causal_) {
+        local.wait();
+        float* s = a.scores.data_ptr<float>();
+        for (int64_t i = 0; i < tokens_; ++i) {
+          for (int64_t j = i + 1; j < tokens_; ++j) s[i * tokens_ + j] += minus_infinity;
+        }
+      }
+      plan.softmax.execute(local, {{DNNL_ARG_SRC, a.scores_mem},
+                                   {DNNL_ARG_DST, a.probs_mem},
+                                   {DNNL_ARG_SCRATCHPAD, a.scratchpad_mem}});
+      plan.context.execute(local, {{DNNL_ARG_SRC, a.probs_mem},
+                                   {DNNL_ARG_WEIGHTS, a.v},
+                                   {DNNL_ARG_DST, a.context_mem},
+                                   {DNNL_ARG_SCRATCHPAD, a.scratchpad_mem}});
+    }
+    local.wait();
+  };
   const float eps = static_cast<float>(eps_);
   // bf16: one GEMM on the bf16 input. int8: per image, `input` (bf16) is quantised into
   // `quantised` and multiplied into that image's rows of `output`.
@@ -613,21 +668,8 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
   for (const Layer& layer : layers_) {
     layer_norm_to_bf16(x, layer.ln1_w, layer.ln1_b, eps, h);
     linear(layer, kQkv, h, h_mem, &h8, qkv, qkv_mem);
-    for (int64_t b = 0; b < batch; ++b) {
-      plan.scores.execute(stream, {{DNNL_ARG_SRC, q_mem[b]},
-                                   {DNNL_ARG_WEIGHTS, k_mem[b]},
-                                   {DNNL_ARG_DST, scores_mem}});
-      // The causal mask is added here, not as a oneDNN binary post-op: with that post-op oneDNN
-      // 2.6 falls back to its reference matmul, ~100x slower.
-      if (causal_) {
-        stream.wait();
-        scores.add_(causal_mask_);
-      }
-      plan.softmax.execute(stream, {{DNNL_ARG_SRC, scores_mem}, {DNNL_ARG_DST, probs_mem}});
-      plan.context.execute(stream, {{DNNL_ARG_SRC, probs_mem},
-                                    {DNNL_ARG_WEIGHTS, v_mem[b]},
-                                    {DNNL_ARG_DST, heads_out_mem[b]}});
-    }
+    stream.wait();
+    at::parallel_for(0, batch * heads_, /*grain_size=*/1, attend);
     linear(layer, kOut, context, context_mem, &context8, x, x_mem);
     layer_norm_to_bf16(x, layer.ln2_w, layer.ln2_b, eps, h);
     linear(layer, kFc, h, h_mem, &h8, mlp, mlp_mem);

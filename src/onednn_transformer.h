@@ -94,7 +94,6 @@ class OnednnTransformer {
   bool causal_;
   LinearPrecision precision_;
   std::shared_ptr<const PackedWeightsFile> packed_file_;  // the mapping `layers_` point into
-  at::Tensor causal_mask_;  // [1, 1, T, T] float32: 0 on and below the diagonal, -inf above
   mutable std::mutex plans_mutex_;
   mutable std::map<int64_t, std::unique_ptr<Plan>> plans_;  // primitives per batch size
 };

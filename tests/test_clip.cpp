@@ -226,6 +226,42 @@ TEST_CASE("bf16 (oneDNN blocks on CPU where available) keeps fp32's decisions", 
   CHECK(order_got.equal(order_want));
 }
 
+// The oneDNN blocks run attention one (image, head) pair per task, the threads taking tasks in
+// turn, each pair with primitives made for one thread. Split across threads, every head must still
+// be computed whole and once: the same bits as on one thread.
+TEST_CASE("bf16 blocks give the same bits on one thread and on two", "[clip]") {
+  torch::InferenceMode guard;
+  const ClipArchitecture arch =
+      prefscore::clip_architecture_from_hf_config(data_path("models/hf/config.json"));
+  Weights w(SafetensorsFile::open(data_path("models/hf/model.safetensors")),
+            prefscore::weight_layout("huggingface"), {c10::Device(c10::kCPU), c10::kBFloat16});
+  const ClipModel model(arch, w);
+  w.finish();
+  const int threads_before = at::get_num_threads();
+  const auto run = [&](int threads) {
+    at::set_num_threads(threads);
+    auto img = model.encode_image(expected("pixel_values"), /*keep_hidden=*/true);
+    auto txt = model.encode_text(expected("input_ids_hf_pad_bang"), /*keep_hidden=*/true);
+    return std::make_pair(std::move(img), std::move(txt));
+  };
+  const auto one = run(1);
+  const auto two = run(2);
+  at::set_num_threads(threads_before);
+  REQUIRE(one.first.hidden.size() == two.first.hidden.size());
+  REQUIRE(one.second.hidden.size() == two.second.hidden.size());
+  for (std::size_t i = 0; i < one.first.hidden.size(); ++i) {
+    CHECK(one.first.hidden[i].equal(two.first.hidden[i]));
+  }
+  for (std::size_t i = 0; i < one.second.hidden.size(); ++i) {
+    CHECK(one.second.hidden[i].equal(two.second.hidden[i]));
+  }
+  CHECK(one.first.embeds.equal(two.first.embeds));
+  CHECK(one.second.embeds.equal(two.second.embeds));
+  // And they are the model's outputs, not agreeing garbage.
+  const at::Tensor g = two.first.embeds.to(torch::kFloat32), e = expected("hf.image_embeds");
+  CHECK((g * e).sum(-1).div(g.norm(2, -1) * e.norm(2, -1)).min().item<double>() > 0.9999);
+}
+
 TEST_CASE("int8 image linears keep fp32's decisions on the fixture", "[clip]") {
   torch::InferenceMode guard;
   if (!prefscore::int8_image_linears_available()) {
