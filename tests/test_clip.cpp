@@ -175,14 +175,21 @@ TEST_CASE("the official implementations' own disagreement on the logits", "[clip
   CHECK(diff < kLogitAtol);
 }
 
-TEST_CASE("bf16 runs and stays close to fp32", "[clip]") {
-  torch::InferenceMode guard;
+// The tiny transformers-layout fixture model on CPU, by default in bf16 (its blocks then run on
+// oneDNN where the build has it).
+ClipModel tiny_hf(const RunOptions& run = {c10::Device(c10::kCPU), c10::kBFloat16}) {
   const ClipArchitecture arch =
       prefscore::clip_architecture_from_hf_config(data_path("models/hf/config.json"));
   Weights w(SafetensorsFile::open(data_path("models/hf/model.safetensors")),
-            prefscore::weight_layout("huggingface"), {c10::Device(c10::kCPU), c10::kBFloat16});
-  const ClipModel model(arch, w);
+            prefscore::weight_layout("huggingface"), run);
+  ClipModel model(arch, w);
   w.finish();
+  return model;
+}
+
+TEST_CASE("bf16 runs and stays close to fp32", "[clip]") {
+  torch::InferenceMode guard;
+  const ClipModel model = tiny_hf();
   const at::Tensor got = model.encode_image(expected("pixel_values")).embeds;
   CHECK(got.scalar_type() == c10::kBFloat16);
   const at::Tensor want = expected("hf.image_embeds");
@@ -195,16 +202,12 @@ TEST_CASE("bf16 runs and stays close to fp32", "[clip]") {
 
 TEST_CASE("bf16 (oneDNN blocks on CPU where available) keeps fp32's decisions", "[clip]") {
   torch::InferenceMode guard;
-  const ClipArchitecture arch =
-      prefscore::clip_architecture_from_hf_config(data_path("models/hf/config.json"));
-  Weights w(SafetensorsFile::open(data_path("models/hf/model.safetensors")),
-            prefscore::weight_layout("huggingface"), {c10::Device(c10::kCPU), c10::kBFloat16});
-  const ClipModel model(arch, w);
-  w.finish();
+  const ClipModel model = tiny_hf();
   const auto img = model.encode_image(expected("pixel_values"), /*keep_hidden=*/true);
   const auto txt = model.encode_text(expected("input_ids_hf_pad_bang"), /*keep_hidden=*/true);
   CHECK(img.tokens.scalar_type() == c10::kBFloat16);
   CHECK(txt.tokens.scalar_type() == c10::kBFloat16);
+  const ClipArchitecture& arch = model.architecture();
   REQUIRE(img.hidden.size() == static_cast<std::size_t>(arch.vision_layers + 1));
   REQUIRE(txt.hidden.size() == static_cast<std::size_t>(arch.text_layers + 1));
   const auto min_cosine = [](const at::Tensor& got, const at::Tensor& want) {
@@ -231,12 +234,7 @@ TEST_CASE("bf16 (oneDNN blocks on CPU where available) keeps fp32's decisions", 
 // be computed whole and once: the same bits as on one thread.
 TEST_CASE("bf16 blocks give the same bits on one thread and on two", "[clip]") {
   torch::InferenceMode guard;
-  const ClipArchitecture arch =
-      prefscore::clip_architecture_from_hf_config(data_path("models/hf/config.json"));
-  Weights w(SafetensorsFile::open(data_path("models/hf/model.safetensors")),
-            prefscore::weight_layout("huggingface"), {c10::Device(c10::kCPU), c10::kBFloat16});
-  const ClipModel model(arch, w);
-  w.finish();
+  const ClipModel model = tiny_hf();
   const int threads_before = at::get_num_threads();
   const auto run = [&](int threads) {
     at::set_num_threads(threads);
@@ -268,14 +266,10 @@ TEST_CASE("int8 image linears keep fp32's decisions on the fixture", "[clip]") {
     WARN("no oneDNN int8 GEMM kernel on this CPU: --precision int8 is refused here");
     return;
   }
-  const ClipArchitecture arch =
-      prefscore::clip_architecture_from_hf_config(data_path("models/hf/config.json"));
   RunOptions int8{c10::Device(c10::kCPU), c10::kBFloat16};
   int8.int8_image_linears = true;
-  Weights w(SafetensorsFile::open(data_path("models/hf/model.safetensors")),
-            prefscore::weight_layout("huggingface"), int8);
-  const ClipModel model(arch, w);
-  w.finish();
+  const ClipModel model = tiny_hf(int8);
+  const ClipArchitecture& arch = model.architecture();
   const auto img = model.encode_image(expected("pixel_values"), /*keep_hidden=*/true);
   const auto txt = model.encode_text(expected("input_ids_hf_pad_bang"));
   REQUIRE(img.hidden.size() == static_cast<std::size_t>(arch.vision_layers + 1));
