@@ -239,8 +239,8 @@ struct OnednnTransformer::Layer {
 
 struct OnednnTransformer::Plan {
   dnnl::matmul linear[kLinearKinds];
-  // Attention for one head of one image, run single-threaded: the threads take (image, head)
-  // pairs in turn (see run()).
+  // Attention for one head of one image, each run on one thread: the threads share the batch's
+  // (image, head) pairs (see run()).
   dnnl::matmul scores, context;
   dnnl::softmax_v2_forward softmax;
   memory::desc q, k, v, scores_md, probs_md, context_md;
@@ -594,20 +594,23 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
                               a.scratchpad.data_ptr());
   }
   const int64_t head_width = w / heads_;
-  auto* const qkv_data = static_cast<char*>(qkv.data_ptr());
-  auto* const context_data = static_cast<char*>(context.data_ptr());
+  at::BFloat16* const qkv_data = qkv.data_ptr<at::BFloat16>();
+  at::BFloat16* const context_data = context.data_ptr<at::BFloat16>();
   const float minus_infinity = -std::numeric_limits<float>::infinity();
   // softmax(q·kᵀ/√d [+ causal mask])·v for the (image, head) pairs [begin, end), on this thread.
+  // Each thread gets a contiguous range, so the two threads work on different images: pairs handed
+  // out one at a time were slower, both threads then writing neighbouring heads of one image,
+  // whose rows of the output share cache lines.
   const auto attend = [&](int64_t begin, int64_t end) {
     AttentionBuffers& a = attention[static_cast<size_t>(at::get_thread_num())];
     dnnl::stream local(engine);
     for (int64_t pair = begin; pair < end; ++pair) {
       const int64_t b = pair / heads_, head = pair % heads_;
-      char* q = qkv_data + 2 * (b * tokens_ * 3 * w + head * head_width);  // bf16: 2 bytes
+      at::BFloat16* q = qkv_data + b * tokens_ * 3 * w + head * head_width;
       a.q.set_data_handle(q);
-      a.k.set_data_handle(q + 2 * w);
-      a.v.set_data_handle(q + 4 * w);
-      a.context_mem.set_data_handle(context_data + 2 * (b * tokens_ * w + head * head_width));
+      a.k.set_data_handle(q + w);
+      a.v.set_data_handle(q + 2 * w);
+      a.context_mem.set_data_handle(context_data + b * tokens_ * w + head * head_width);
       plan.scores.execute(local, {{DNNL_ARG_SRC, a.q},
                                   {DNNL_ARG_WEIGHTS, a.k},
                                   {DNNL_ARG_DST, a.scores_mem},
