@@ -229,9 +229,9 @@ TEST_CASE("bf16 (oneDNN blocks on CPU where available) keeps fp32's decisions", 
   CHECK(order_got.equal(order_want));
 }
 
-// The oneDNN blocks run attention one (image, head) pair per task, the threads taking tasks in
-// turn, each pair with primitives made for one thread. Split across threads, every head must still
-// be computed whole and once: the same bits as on one thread.
+// The oneDNN blocks run attention one (image, head) pair at a time, each thread taking a range of
+// the pairs and running oneDNN on itself inside the parallel region. Split across threads, every
+// head must still be computed whole and once: the same bits as on one thread.
 TEST_CASE("bf16 blocks give the same bits on one thread and on two", "[clip]") {
   torch::InferenceMode guard;
   const ClipModel model = tiny_hf();
