@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "attention_softmax.h"
+#include "bf16_bits.h"
 #include "packed_weights_file.h"
 #include "prefscore/error.h"
 
@@ -35,15 +37,6 @@ const dnnl::engine& cpu_engine() {
 
 bool is_reference_impl(const dnnl::primitive_desc& pd) {
   return std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
-}
-
-// float -> bf16, round to nearest even, NaN kept NaN (what at::BFloat16's conversion does).
-inline uint16_t to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
 }
 
 // Layer norm of each row of x (float32) with float32 statistics, written as bf16: the GEMM input.
@@ -85,13 +78,6 @@ void layer_norm_to_bf16(const at::Tensor& x, const at::Tensor& gamma, const at::
     layer_norm_rows_to_bf16(xp + begin * width, gamma.data_ptr<float>(), beta.data_ptr<float>(),
                             op + begin * width, end - begin, width, eps);
   });
-}
-
-inline float from_bf16(uint16_t b) {
-  const uint32_t u = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
 }
 
 // max |x| over n bf16 values; NaN when any value is NaN (std::max alone would skip NaNs, and
@@ -242,7 +228,6 @@ struct OnednnTransformer::Plan {
   // Attention for one head of one image, each run on one thread: the threads share the batch's
   // (image, head) pairs (see run()).
   dnnl::matmul scores, context;
-  dnnl::softmax_v2_forward softmax;
   memory::desc q, k, v, scores_md, probs_md, context_md;
   size_t attention_scratchpad_bytes = 0;  // the most any of the three needs (user-managed)
 };
@@ -517,19 +502,12 @@ const OnednnTransformer::Plan& OnednnTransformer::plan_for(int64_t batch) const 
   }
   const dnnl::matmul::primitive_desc scores_pd(
       dnnl::matmul::desc(plan->q, plan->k, plan->scores_md), scores_attr, cpu_engine());
-  const dnnl::softmax_v2_forward::primitive_desc softmax_pd(
-      dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_inference,
-                                     dnnl::algorithm::softmax_accurate, plan->scores_md,
-                                     plan->probs_md, /*softmax_axis=*/1),
-      attr, cpu_engine());
   const dnnl::matmul::primitive_desc context_pd(
       dnnl::matmul::desc(plan->probs_md, plan->v, plan->context_md), attr, cpu_engine());
   plan->scores = dnnl::matmul(scores_pd);
-  plan->softmax = dnnl::softmax_v2_forward(softmax_pd);
   plan->context = dnnl::matmul(context_pd);
   plan->attention_scratchpad_bytes =
-      std::max({scores_pd.scratchpad_desc().get_size(), softmax_pd.scratchpad_desc().get_size(),
-                context_pd.scratchpad_desc().get_size()});
+      std::max(scores_pd.scratchpad_desc().get_size(), context_pd.scratchpad_desc().get_size());
   slot = std::move(plan);
   return *slot;
 }
@@ -596,7 +574,6 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
   const int64_t head_width = w / heads_;
   at::BFloat16* const qkv_data = qkv.data_ptr<at::BFloat16>();
   at::BFloat16* const context_data = context.data_ptr<at::BFloat16>();
-  const float minus_infinity = -std::numeric_limits<float>::infinity();
   // softmax(q·kᵀ/√d [+ causal mask])·v for the (image, head) pairs [begin, end), on this thread.
   // Each thread gets a contiguous range, so the two threads work on different images: pairs handed
   // out one at a time were slower, both threads then writing neighbouring heads of one image,
@@ -615,18 +592,12 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
                                   {DNNL_ARG_WEIGHTS, a.k},
                                   {DNNL_ARG_DST, a.scores_mem},
                                   {DNNL_ARG_SCRATCHPAD, a.scratchpad_mem}});
-      // The causal mask is added here, not as a oneDNN binary post-op: with that post-op oneDNN
-      // 2.6 falls back to its reference matmul, ~100x slower.
-      if (causal_) {
-        local.wait();
-        float* s = a.scores.data_ptr<float>();
-        for (int64_t i = 0; i < tokens_; ++i) {
-          for (int64_t j = i + 1; j < tokens_; ++j) s[i * tokens_ + j] += minus_infinity;
-        }
-      }
-      plan.softmax.execute(local, {{DNNL_ARG_SRC, a.scores_mem},
-                                   {DNNL_ARG_DST, a.probs_mem},
-                                   {DNNL_ARG_SCRATCHPAD, a.scratchpad_mem}});
+      local.wait();
+      // The causal mask is applied by the softmax, not as a oneDNN binary post-op: with that
+      // post-op oneDNN 2.6 falls back to its reference matmul, ~100x slower.
+      softmax_rows_to_bf16(a.scores.data_ptr<float>(),
+                           reinterpret_cast<uint16_t*>(a.probs.data_ptr<at::BFloat16>()), tokens_,
+                           tokens_, causal_);
       plan.context.execute(local, {{DNNL_ARG_SRC, a.probs_mem},
                                    {DNNL_ARG_WEIGHTS, a.v},
                                    {DNNL_ARG_DST, a.context_mem},

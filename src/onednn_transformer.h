@@ -6,10 +6,11 @@
 //
 // Here each linear layer is one GEMM with weights reordered once at load into oneDNN's blocked
 // layout, its bias, GELU and residual add fused as post-ops; attention reads q, k and v in place
-// from the q/k/v GEMM output through strided descriptors (all heads of an image in one batched GEMM
-// each, image by image so that its scores stay in cache) and writes its output straight in the [tokens, heads × head_dim] layout the output
-// projection reads. Numerically sensitive steps stay in fp32: the residual stream, layer-norm
-// statistics, the attention scores and their softmax; only GEMM inputs are rounded to bf16.
+// from the q/k/v GEMM output through strided descriptors, one (image, head) pair at a time per
+// thread so that its scores stay in the core's L2 cache through the softmax (attention_softmax.h),
+// and writes its output straight in the [tokens, heads × head_dim] layout the output projection
+// reads. Numerically sensitive steps stay in fp32: the residual stream, layer-norm statistics, the
+// attention scores and their softmax; only GEMM inputs are rounded to bf16.
 #pragma once
 
 #include <ATen/core/Tensor.h>
