@@ -21,6 +21,27 @@
 
 namespace prefscore {
 
+// The buffers of one run() call, reused by later calls instead of allocated on each: buffers of
+// 1 MiB and more come from mmap (src/cli/main.cpp), so each call's q/k/v, MLP and other buffers
+// (24 MB for 4 ViT-H images) were fresh pages, and on a VM every first touch of a page is a costly
+// fault (~16,000 faults per such call).
+struct OnednnTransformer::Workspace {
+  std::vector<at::Tensor> buffers;  // bytes, in the order run() asks for them; grown as needed
+  size_t next = 0;
+
+  // A contiguous tensor of that shape and type on the next buffer, valid until the next call.
+  at::Tensor take(at::IntArrayRef shape, c10::ScalarType type) {
+    int64_t bytes = static_cast<int64_t>(c10::elementSize(type));
+    for (int64_t d : shape) bytes *= d;
+    if (next == buffers.size()) buffers.emplace_back();
+    at::Tensor& buffer = buffers[next++];
+    if (!buffer.defined() || buffer.numel() < bytes) {
+      buffer = torch::empty({std::max<int64_t>(bytes, 1)}, torch::kByte);
+    }
+    return torch::from_blob(buffer.data_ptr(), shape, torch::TensorOptions().dtype(type));
+  }
+};
+
 #if PREFSCORE_HAVE_ONEDNN
 
 namespace {
@@ -521,22 +542,38 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
   const int64_t batch = x.size(0), m = batch * tokens_, w = width_;
   if (batch == 0) return;
   const Plan& plan = plan_for(batch);
-  const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16);
-  at::Tensor h = torch::empty({m, w}, bf16);
-  at::Tensor qkv = torch::empty({m, 3 * w}, bf16);
-  at::Tensor context = torch::empty({m, w}, bf16);
-  at::Tensor mlp = torch::empty({m, mlp_width_}, bf16);
+  // This call's buffers: the idle workspace if there is one (given back when the call ends, also
+  // by an exception), else a new one.
+  struct BorrowedWorkspace {
+    const OnednnTransformer& owner;
+    std::unique_ptr<Workspace> workspace;
+    ~BorrowedWorkspace() {
+      std::lock_guard<std::mutex> lock(owner.workspace_mutex_);
+      if (!owner.idle_workspace_) owner.idle_workspace_ = std::move(workspace);
+    }
+  } borrowed{*this, nullptr};
+  {
+    std::lock_guard<std::mutex> lock(workspace_mutex_);
+    borrowed.workspace = std::move(idle_workspace_);
+  }
+  if (!borrowed.workspace) borrowed.workspace = std::make_unique<Workspace>();
+  Workspace& workspace = *borrowed.workspace;
+  workspace.next = 0;
+  at::Tensor h = workspace.take({m, w}, torch::kBFloat16);
+  at::Tensor qkv = workspace.take({m, 3 * w}, torch::kBFloat16);
+  at::Tensor context = workspace.take({m, w}, torch::kBFloat16);
+  at::Tensor mlp = workspace.take({m, mlp_width_}, torch::kBFloat16);
   // int8: the quantised inputs of the GEMMs (the layer norms' output, the attention output and the
   // MLP's hidden layer), and each layer's per-call column scales.
   const bool int8 = precision_ == LinearPrecision::kInt8;
-  const auto s8 = torch::TensorOptions().dtype(torch::kChar);
   at::Tensor h8, context8, mlp8, call_scales[kLinearKinds];
   if (int8) {
-    h8 = torch::empty({m, w}, s8);
-    context8 = torch::empty({m, w}, s8);
-    mlp8 = torch::empty({m, mlp_width_}, s8);
+    h8 = workspace.take({m, w}, torch::kChar);
+    context8 = workspace.take({m, w}, torch::kChar);
+    mlp8 = workspace.take({m, mlp_width_}, torch::kChar);
     for (int kind = 0; kind < kLinearKinds; ++kind) {
-      call_scales[kind] = torch::empty({batch, layers_[0].bias[kind].numel()}, torch::kFloat32);
+      call_scales[kind] =
+          workspace.take({batch, layers_[0].bias[kind].numel()}, torch::kFloat32);
     }
   }
   const dnnl::engine& engine = cpu_engine();
@@ -559,9 +596,9 @@ void OnednnTransformer::run(at::Tensor& x, std::vector<at::Tensor>* hidden) cons
   const auto scratchpad_bytes =
       std::max<int64_t>(1, static_cast<int64_t>(plan.attention_scratchpad_bytes));
   for (AttentionBuffers& a : attention) {
-    a.scores = torch::empty({tokens_, tokens_}, torch::kFloat32);
-    a.probs = torch::empty({tokens_, tokens_}, bf16);
-    a.scratchpad = torch::empty({scratchpad_bytes}, torch::kByte);
+    a.scores = workspace.take({tokens_, tokens_}, torch::kFloat32);
+    a.probs = workspace.take({tokens_, tokens_}, torch::kBFloat16);
+    a.scratchpad = workspace.take({scratchpad_bytes}, torch::kByte);
     a.q = mem(plan.q, qkv);
     a.k = mem(plan.k, qkv);
     a.v = mem(plan.v, qkv);

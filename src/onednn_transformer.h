@@ -86,6 +86,7 @@ class OnednnTransformer {
  private:
   struct Layer;
   struct Plan;
+  struct Workspace;
   const Plan& plan_for(int64_t batch) const;
 
   std::vector<Layer> layers_;
@@ -97,6 +98,9 @@ class OnednnTransformer {
   std::shared_ptr<const PackedWeightsFile> packed_file_;  // the mapping `layers_` point into
   mutable std::mutex plans_mutex_;
   mutable std::map<int64_t, std::unique_ptr<Plan>> plans_;  // primitives per batch size
+  // run()'s buffers, kept from one call to the next (a call that finds none makes its own).
+  mutable std::mutex workspace_mutex_;
+  mutable std::unique_ptr<Workspace> idle_workspace_;
 };
 
 // One GEMM [m, k] x [k, n] on weights packed once, with the kernel the blocks use (bf16, or int8
