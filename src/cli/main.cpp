@@ -12,6 +12,7 @@
 #include <string>
 
 #include "commands.h"
+#include "prefscore/cpu_buffer_reuse.h"
 #include "prefscore/error.h"
 
 namespace {
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
   // load and freed once packed (src/onednn_transformer.cpp) would stay resident on the heap: ViT-H
   // bf16 peaked at 2.9 GB instead of 2.1 GB.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  prefscore::reuse_cpu_buffers();
   Context context = resolve_context(argv[0]);
   context.command_line = "prefscore";
   for (int i = 1; i < argc; ++i) context.command_line += " " + std::string(argv[i]);
