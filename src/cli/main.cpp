@@ -93,6 +93,8 @@ int main(int argc, char** argv) {
   // load and freed once packed (src/onednn_transformer.cpp) would stay resident on the heap: ViT-H
   // bf16 peaked at 2.9 GB instead of 2.1 GB.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  // Those blocks would then be fresh pages on every model call (~9,300 page faults per ViT-H
+  // call of 4 images, costly on a VM); tensors of a size freed before reuse kept buffers instead.
   prefscore::reuse_cpu_buffers();
   Context context = resolve_context(argv[0]);
   context.command_line = "prefscore";
