@@ -256,7 +256,13 @@ ClipModel::VisionOutput ClipModel::encode_image(const at::Tensor& pixel_values,
     throw Error("pixel_values", "shape " + got.str() + ", expected [N, 3, " + std::to_string(s) +
                                     ", " + std::to_string(s) + "]");
   }
-  const at::Tensor px = pixel_values.to(options_.device, options_.dtype);
+  // To a GPU through page-locked memory: the copy is then a DMA issued without waiting, instead
+  // of a staged copy through the driver's bounce buffer (LibTorch's pinned allocator keeps its
+  // blocks, so batches of one size reuse one). The cast runs on the GPU, after the copy.
+  const at::Tensor px =
+      options_.device.is_cuda() && pixel_values.is_cpu()
+          ? pixel_values.pin_memory().to(options_.device, /*non_blocking=*/true).to(options_.dtype)
+          : pixel_values.to(options_.device, options_.dtype);
   const int64_t n = px.size(0), vw = arch_.vision_width;
   at::Tensor x = at::conv2d(px, patch_w_, /*bias=*/{}, /*stride=*/arch_.patch_size);
   x = x.flatten(2).transpose(1, 2);  // [N, grid², W]

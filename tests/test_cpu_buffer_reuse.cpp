@@ -16,7 +16,8 @@ constexpr std::int64_t kMiB = 1 << 20;
 torch::Tensor bytes_tensor(std::int64_t bytes) { return torch::empty({bytes}, torch::kUInt8); }
 }  // namespace
 
-TEST_CASE("A freed buffer of 1 MiB or more is handed back for the same size", "[cpu_buffer_reuse]") {
+TEST_CASE("A freed buffer of 1 MiB or more is handed back for the same size",
+          "[cpu_buffer_reuse]") {
   reuse_cpu_buffers();
   const void* first = nullptr;
   {

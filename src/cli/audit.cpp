@@ -38,7 +38,7 @@ void audit(AuditCliOptions opts, Context& context) {
   std::optional<EmbeddingCache> cache;
   Progress progress("embedding");
   ImageEmbeddingOptions embedding;
-  embedding.batch_size = opts.model.batch_size;
+  embedding.batch_size = images_per_call(opts.model);
   embedding.progress = [&progress](std::size_t done, std::size_t total) { progress(done, total); };
   if (!opts.cache.empty()) {
     cache.emplace(opts.cache);

@@ -40,7 +40,7 @@ struct EmbedOptions {
   std::vector<std::string> images;
   std::vector<std::string> paths;
   std::vector<std::string> texts;
-  int batch_size = 8;
+  int batch_size = 0;  // not given: default_batch_size(run)
   ShardFlags shard;
   std::string output;
   bool no_verify = false;
@@ -115,7 +115,8 @@ void embed(const EmbedOptions& opts, Context& context) {
     std::vector<at::Tensor> embeds;
     std::vector<std::size_t> embedded;
     std::vector<SkippedImage> skipped;
-    const std::size_t batch_size = static_cast<std::size_t>(opts.batch_size);
+    const std::size_t batch_size = static_cast<std::size_t>(
+        opts.batch_size > 0 ? opts.batch_size : default_batch_size(opts.run));
     for (std::size_t start = 0; start < positions.size(); start += batch_size) {
       std::vector<std::string> files;
       for (std::size_t k = start; k < std::min(positions.size(), start + batch_size); ++k) {
@@ -209,7 +210,8 @@ void add_embed(CLI::App& app, Context& context) {
   cmd->add_option("paths", opts->paths,
                   "Image files and folders to embed (folders searched recursively for .png .jpg "
                   ".jpeg .webp .bmp, sorted), after the --image files");
-  cmd->add_option("--batch-size", opts->batch_size, "Images per forward pass [default: 8]")
+  cmd->add_option("--batch-size", opts->batch_size,
+                  "Images per forward pass [default: 8 on the CPU, 32 on CUDA]")
       ->check(CLI::PositiveNumber);
   add_shard_flags(*cmd, opts->shard);
   cmd->add_option("--image", opts->images,

@@ -105,8 +105,8 @@ bool score_eval_shard(const EvalOptions& opts,
   check_shard_output("", opts.output, opts.decode);
   const ImageScoring scoring = prepare_image_scoring(opts, requests_of, context);
   emit(score_shard("eval", shard, opts.decode, raw_pointers(scoring.scorers),
-                   scoring.model.batch_size, scoring.items, /*top=*/0, /*checkpoint=*/nullptr,
-                   context),
+                   images_per_call(scoring.model), scoring.items, /*top=*/0,
+                   /*checkpoint=*/nullptr, context),
        opts.output);
   return true;
 }
@@ -126,7 +126,7 @@ std::unique_ptr<ImageScores> image_scores(
   if (!model_given(opts.model)) return nullptr;
   const ImageScoring scoring = prepare_image_scoring(opts, requests_of, context);
   const ScoreReport report = score_listed_items(opts.decode, raw_pointers(scoring.scorers),
-                                                scoring.model.batch_size, scoring.items);
+                                                images_per_call(scoring.model), scoring.items);
   if (!opts.save_scores.empty()) write_file_atomic(opts.save_scores, format_scores_jsonl(report));
   return std::make_unique<ImageScores>(image_scores_from_report(scoring.items, report));
 }

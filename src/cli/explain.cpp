@@ -27,7 +27,7 @@ struct ExplainCliOptions {
 };
 
 void explain(ExplainCliOptions opts, Context& context) {
-  opts.explain.batch_size = opts.model.batch_size;
+  opts.explain.batch_size = images_per_call(opts.model);
   opts.explain.regions = !opts.no_regions;
   opts.explain.gradients = !opts.no_gradients;
   // Attribution wants the model's own numbers and a backward pass, which the CPU bf16 fast path

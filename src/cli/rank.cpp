@@ -48,13 +48,15 @@ void rank(const RankOptions& opts, Context& context) {
   if (shard.active()) {
     std::vector<std::string> unlisted;
     const std::vector<ScoreItem> items = list_items(opts.input, &unlisted);
-    emit(score_shard("rank", shard, opts.input, raw_pointers(scorers), opts.model.batch_size,
-                     items, opts.top, /*checkpoint=*/nullptr, context),
+    emit(score_shard("rank", shard, opts.input, raw_pointers(scorers),
+                     images_per_call(opts.model), items, opts.top, /*checkpoint=*/nullptr,
+                     context),
          opts.output);
     report_skipped(unlisted, context);
     return;
   }
-  const ScoreReport report = run_scoring(opts.input, raw_pointers(scorers), opts.model.batch_size);
+  const ScoreReport report =
+      run_scoring(opts.input, raw_pointers(scorers), images_per_call(opts.model));
   const std::vector<RankedGroup> groups = rank_candidates(report, /*column=*/0, opts.top);
   const std::string format = resolve_format(opts.format, opts.output);
   const std::string condition = scorers[0]->head() == "mps" ? scorers[0]->columns()[0] : "";

@@ -48,6 +48,10 @@ void report_packed_weights(const PackedWeightsReport& report) {
   }
 }
 
+int default_batch_size(const RunFlags& flags) {
+  return flags.device.rfind("cuda", 0) == 0 ? 32 : 8;
+}
+
 std::string auto_precision(const c10::Device& device) {
   if (device.is_cuda()) return "fp16";
   return cpu_has_fast_bf16() ? "bf16" : "fp32";

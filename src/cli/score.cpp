@@ -72,14 +72,15 @@ void score(const ScoreOptions& opts, Context& context) {
     if (shard.active()) {
       std::vector<std::string> unlisted;
       const std::vector<ScoreItem> items = list_items(opts.input, &unlisted);
-      emit(score_shard("score", shard, opts.input, raw_pointers(scorers), opts.model.batch_size,
-                       items, /*top=*/0, checkpointed ? &checkpoint : nullptr, context),
+      emit(score_shard("score", shard, opts.input, raw_pointers(scorers),
+                       images_per_call(opts.model), items, /*top=*/0,
+                       checkpointed ? &checkpoint : nullptr, context),
            opts.output);
       if (checkpointed) std::filesystem::remove(checkpoint.partial_path);
       report_skipped(unlisted, context);
       return;
     }
-    report = run_scoring(opts.input, raw_pointers(scorers), opts.model.batch_size,
+    report = run_scoring(opts.input, raw_pointers(scorers), images_per_call(opts.model),
                          checkpointed ? &checkpoint : nullptr);
   } catch (const ScoringStopped& e) {
     std::cerr << "prefscore: interrupted: " << e.what() << "\n";
