@@ -86,7 +86,7 @@ class ReusingCpuAllocator final : public c10::Allocator {
       std::lock_guard<std::mutex> lock(mutex_);
       auto live = live_.find(data);
       if (live == live_.end()) {
-        dropped.push_back(data);  // a small block, or one from raw_allocate
+        dropped.push_back(data);  // a small block (raw_deallocate sends every block here)
       } else {
         const std::size_t bytes = live->second;
         live_.erase(live);
@@ -105,7 +105,7 @@ class ReusingCpuAllocator final : public c10::Allocator {
   }
 
   // Caller holds mutex_.
-  void drop_oldest_beyond_limit(std::vector<void*>& dropped) const {
+  void drop_oldest_beyond_limit(std::vector<void*>& dropped) {
     while (counts_.cached_bytes > max_cached_bytes_ && !kept_.empty()) {
       const KeptBlock oldest = kept_.front();
       auto range = kept_by_size_.equal_range(oldest.bytes);
