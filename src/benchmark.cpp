@@ -90,7 +90,15 @@ struct RemoveOnExit {
 struct TowerRun {
   at::Tensor image_embeds;  // [images, E] float32, every timed batch
   at::Tensor text_embeds;   // [prompts, E] float32
+  double page_faults_per_call = 0;  // the process's, during the timed calls
 };
+
+// Page faults of the whole process so far (every thread; minor and major).
+double process_page_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_minflt + usage.ru_majflt);
+}
 
 }  // namespace
 
@@ -217,11 +225,13 @@ TowerRun run_tower(const std::string& path, const ClipArchitecture& arch, const 
   images.push_back(model.encode_image(batches[0]).embeds.to(torch::kFloat32));
   cosine_matrix(out.text_embeds.slice(0, 0, 1), images[0]);  // the first scores
   if (first_score_s != nullptr) *first_score_s = seconds_since(t0);
-  double timed = 0;
+  double timed = 0, faults = 0;
   for (std::size_t i = 1; i < batches.size(); ++i) {
+    const double faults_before = process_page_faults();
     const auto t1 = Clock::now();
     images.push_back(model.encode_image(batches[i]).embeds.to(torch::kFloat32));
     const double call_s = seconds_since(t1);
+    faults += process_page_faults() - faults_before;
     timed += call_s;
     // Probe rounds for up to half a second (at least one), right after the call they compare with.
     const double probed = probe != nullptr ? probe->seconds() : 0;
@@ -231,6 +241,7 @@ TowerRun run_tower(const std::string& path, const ClipArchitecture& arch, const 
     }
   }
   if (timed_s != nullptr) *timed_s = timed;
+  if (batches.size() > 1) out.page_faults_per_call = faults / (batches.size() - 1);
   out.image_embeds = torch::cat(images, 0);
   return out;
 }
@@ -296,6 +307,7 @@ ClipBenchmarkResult run_clip_benchmark(const ClipBenchmarkOptions& options) {
   const TowerRun run = run_tower(path, arch, options.run, input_ids, batches, &result.load_s,
                                  &result.time_to_first_score_s, &timed_s, &*probe);
   result.peak_rss_mb = peak_rss_mb();
+  result.page_faults_per_call = run.page_faults_per_call;
   const double images = static_cast<double>(options.iters * options.batch_size);
   result.images_per_second = images / timed_s;
   result.ms_per_image = 1000.0 * timed_s / images;

@@ -64,6 +64,8 @@ TEST_CASE("prefscore bench --synthetic --format json: the last line is the repor
     REQUIRE(j.contains(key));
     CHECK(j[key].get<double>() > 0);
   }
+  REQUIRE(j.contains("page_faults_per_call"));  // may be 0 on the tiny model
+  CHECK(j["page_faults_per_call"].get<double>() >= 0);
   CHECK(j["precision"] == "fp32");
   CHECK(j["threads"] == 1);
   CHECK(j["batch_size"] == 2);

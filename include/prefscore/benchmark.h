@@ -54,6 +54,10 @@ struct ClipBenchmarkResult {
   std::string peak_kernel;       // what measured it: "onednn_prepacked" or "at::linear"
   double fraction_of_peak;       // gflops / peak_gflops
   double peak_rss_mb;            // VmHWM after loading and running in `precision` (before fp32)
+  // Page faults per timed call (getrusage, the whole process). Each fresh page a call touches
+  // costs one; on a virtual machine that is microseconds each, so thousands per call show up
+  // in the rate (see README, "Our own parallel loops ran on one thread").
+  double page_faults_per_call;
   double load_s;                 // open the weights and build the model
   double time_to_first_score_s;  // load + one prompt + the first batch of images, scored
   std::optional<PrecisionAgreement> vs_fp32;

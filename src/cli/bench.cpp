@@ -43,6 +43,7 @@ nlohmann::ordered_json result_json(const ClipBenchmarkResult& r, const std::stri
                               {"peak_kernel", r.peak_kernel},
                               {"fraction_of_peak", r.fraction_of_peak},
                               {"peak_rss_mb", r.peak_rss_mb},
+                              {"page_faults_per_call", r.page_faults_per_call},
                               {"weights_mb", r.weights_mb},
                               {"load_s", r.load_s},
                               {"time_to_first_score_s", r.time_to_first_score_s}};
@@ -76,8 +77,10 @@ std::string result_table(const ClipBenchmarkResult& r, const std::string& model)
                 100 * r.fraction_of_peak, r.precision.c_str(), r.peak_gflops, unit,
                 r.peak_kernel.c_str());
   out << buf;
-  std::snprintf(buf, sizeof buf, "load %.2f s, time to first score %.2f s, peak RSS %.0f MB\n",
-                r.load_s, r.time_to_first_score_s, r.peak_rss_mb);
+  std::snprintf(buf, sizeof buf,
+                "load %.2f s, time to first score %.2f s, peak RSS %.0f MB, %.0f page faults "
+                "per timed call\n",
+                r.load_s, r.time_to_first_score_s, r.peak_rss_mb, r.page_faults_per_call);
   out << buf;
   if (r.vs_fp32) {
     const PrecisionAgreement& a = *r.vs_fp32;
