@@ -24,7 +24,9 @@ namespace prefscore {
 // The buffers of one run() call, reused by later calls instead of allocated on each: buffers of
 // 1 MiB and more come from mmap (src/cli/main.cpp), so each call's q/k/v, MLP and other buffers
 // (24 MB for 4 ViT-H images) were fresh pages, and on a VM every first touch of a page is a costly
-// fault (reusing them took a call's minor faults from ~15,300 to ~9,300).
+// fault (reusing them took a call's minor faults from ~15,300 to ~9,300). The CLI's
+// reuse_cpu_buffers() now keeps such blocks for every tensor; the workspace came first and stays,
+// as it does not depend on that process-wide allocator being installed (a library user may not).
 struct OnednnTransformer::Workspace {
   std::vector<at::Tensor> buffers;  // bytes, in the order run() asks for them; grown as needed
   size_t next = 0;

@@ -40,7 +40,7 @@ struct EmbedOptions {
   std::vector<std::string> images;
   std::vector<std::string> paths;
   std::vector<std::string> texts;
-  int batch_size = 0;  // not given: default_batch_size(run)
+  int batch_size = 0;  // 0 = not given; read it with images_per_call()
   ShardFlags shard;
   std::string output;
   bool no_verify = false;
@@ -115,8 +115,8 @@ void embed(const EmbedOptions& opts, Context& context) {
     std::vector<at::Tensor> embeds;
     std::vector<std::size_t> embedded;
     std::vector<SkippedImage> skipped;
-    const std::size_t batch_size = static_cast<std::size_t>(
-        opts.batch_size > 0 ? opts.batch_size : default_batch_size(opts.run));
+    const std::size_t batch_size =
+        static_cast<std::size_t>(images_per_call(opts.batch_size, opts.run));
     for (std::size_t start = 0; start < positions.size(); start += batch_size) {
       std::vector<std::string> files;
       for (std::size_t k = start; k < std::min(positions.size(), start + batch_size); ++k) {

@@ -55,7 +55,7 @@ void add_model_flags(CLI::App& command, ModelFlags& flags, bool allow_several_mo
 }
 
 int images_per_call(const ModelFlags& flags) {
-  return flags.batch_size > 0 ? flags.batch_size : default_batch_size(flags.run);
+  return images_per_call(flags.batch_size, flags.run);
 }
 
 std::vector<std::unique_ptr<Scorer>> open_scorers(const ModelFlags& flags, const Context& context) {

@@ -23,7 +23,7 @@ struct ModelFlags {
   std::string layout;
   std::string config;
   std::string condition = "overall";
-  int batch_size = 0;  // not given: default_batch_size(run); read it with images_per_call()
+  int batch_size = 0;  // 0 = not given; read it with images_per_call()
   uint64_t max_pixels = 100'000'000;
   std::size_t max_prompt_bytes = kDefaultMaxTextBytes;
   uint64_t max_header_bytes = SafetensorsLimits{}.max_header_bytes;
@@ -37,7 +37,7 @@ struct ModelFlags {
 void add_model_flags(CLI::App& command, ModelFlags& flags, bool allow_several_models);
 // Builds one Scorer per model named (in order); the thread count is set here.
 std::vector<std::unique_ptr<Scorer>> open_scorers(const ModelFlags& flags, const Context& context);
-// --batch-size, or the device's default when it was not given.
+// --batch-size, or the device's default when it was not given (run_flags.h).
 int images_per_call(const ModelFlags& flags);
 std::vector<Scorer*> raw_pointers(const std::vector<std::unique_ptr<Scorer>>& scorers);
 

@@ -48,7 +48,8 @@ void report_packed_weights(const PackedWeightsReport& report) {
   }
 }
 
-int default_batch_size(const RunFlags& flags) {
+int images_per_call(int batch_size_flag, const RunFlags& flags) {
+  if (batch_size_flag > 0) return batch_size_flag;
   return flags.device.rfind("cuda", 0) == 0 ? 32 : 8;
 }
 

@@ -29,10 +29,10 @@ void report_packed_weights(const PackedWeightsReport& report);
 // Validates the flags (e.g. CUDA present), resolves `auto`, sets the intra-op thread count and
 // returns the options.
 RunOptions apply_run_flags(const RunFlags& flags);
-// Images per model call when --batch-size is not given: 8 on the CPU (larger batches gain nothing
-// there: ViT-H bf16 ran batch 8 at the rate of batch 4), 32 on CUDA, where small batches leave
-// the GPU waiting on each launch.
-int default_batch_size(const RunFlags& flags);
+// Images per model call: --batch-size when given (> 0), else 8 on the CPU (larger batches gain
+// nothing there: ViT-H bf16 ran batch 8 at the rate of batch 4) and 32 on CUDA, where small
+// batches leave the GPU waiting on each launch.
+int images_per_call(int batch_size_flag, const RunFlags& flags);
 // The precision `auto` picks on this machine for `device`: fp16 on CUDA; bf16 on a CPU with
 // AVX512-BF16 or AMX; fp32 on other CPUs.
 std::string auto_precision(const c10::Device& device);
